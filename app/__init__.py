@@ -1,0 +1,1 @@
+"""AudioFuse desktop program (PySide6 + pyqtgraph)."""

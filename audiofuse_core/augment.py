@@ -1,0 +1,96 @@
+"""Augmentation with what real stethoscopes and rooms do to a heart sound.
+
+Each transform imitates a physical cause, so the model learns to ignore it: the device's
+frequency response (a tilt and a resonance), its gain, a different chest-piece coupling (a
+low-pass), background noise (white, pink or brown, at a realistic SNR), a different heart rate
+(speed change by resampling), clipping of a hot input, and polarity. Applied per training window,
+on the prepared signal (numpy and scipy only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+
+def augment_window(signal: np.ndarray, start: int, window: int, sample_rate: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Cut a ``window``-sample piece at ``start`` (with a random speed change) and degrade it."""
+    speed = rng.uniform(0.9, 1.1) if rng.random() < 0.5 else 1.0
+    span = int(round(window * speed))
+    piece = _cut(signal, start, span)
+    if span != window:
+        index = np.linspace(0.0, span - 1, window)
+        piece = np.interp(index, np.arange(span), piece).astype(np.float32)
+    x = piece.astype(np.float64)
+    if rng.random() < 0.7:
+        x = _peaking(x, sample_rate, freq=rng.uniform(40.0, 600.0),
+                     gain_db=rng.uniform(-9.0, 9.0), q=rng.uniform(0.5, 3.0))
+    if rng.random() < 0.7:
+        x = _tilt(x, sample_rate, db_per_octave=rng.uniform(-4.0, 4.0))
+    if rng.random() < 0.3:
+        x = _one_pole_lowpass(x, sample_rate, cutoff=rng.uniform(200.0, 600.0))
+    if rng.random() < 0.5:
+        x = x + _noise(len(x), rng) * _rms(x) * 10 ** (-rng.uniform(8.0, 35.0) / 20.0)
+    x = x * 10 ** (rng.uniform(-12.0, 12.0) / 20.0)
+    if rng.random() < 0.1:
+        level = np.quantile(np.abs(x), rng.uniform(0.9, 0.99))
+        x = np.clip(x, -level, level)
+    if rng.random() < 0.5:
+        x = -x
+    return x.astype(np.float32)
+
+
+def _cut(signal: np.ndarray, start: int, span: int) -> np.ndarray:
+    piece = signal[start:start + span]
+    if len(piece) < span:
+        piece = np.pad(piece, (0, span - len(piece)))
+    return piece
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x * x)) + 1e-12)
+
+
+def _peaking(x: np.ndarray, rate: int, *, freq: float, gain_db: float, q: float) -> np.ndarray:
+    """RBJ audio-EQ-cookbook peaking filter: a resonance or notch of the chest piece."""
+    freq = min(freq, 0.45 * rate)
+    a = 10 ** (gain_db / 40.0)
+    w0 = 2 * np.pi * freq / rate
+    alpha = np.sin(w0) / (2 * q)
+    b = np.array([1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a])
+    den = np.array([1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a])
+    return lfilter(b / den[0], den / den[0], x)
+
+
+def _tilt(x: np.ndarray, rate: int, *, db_per_octave: float) -> np.ndarray:
+    """A gentle spectral tilt: a first-order shelf around 150 Hz (bell vs diaphragm)."""
+    gain = 10 ** (db_per_octave * 2.0 / 20.0)  # about two octaves of slope either side
+    w = np.tan(np.pi * 150.0 / rate)
+    # first-order high shelf by bilinear transform of H(s) = (g s + w) / (s + w)
+    b = np.array([gain + w, w - gain])
+    a = np.array([1 + w, w - 1])
+    y = lfilter(b / a[0], a / a[0], x)
+    return y / max(1.0, gain)
+
+
+def _one_pole_lowpass(x: np.ndarray, rate: int, *, cutoff: float) -> np.ndarray:
+    k = np.exp(-2 * np.pi * cutoff / rate)
+    return lfilter([1 - k], [1, -k], x)
+
+
+def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """White, pink or brown noise of unit RMS."""
+    colour = rng.integers(3)
+    white = rng.standard_normal(n)
+    if colour == 0:
+        noise = white
+    elif colour == 1:
+        spectrum = np.fft.rfft(white)
+        freqs = np.arange(len(spectrum), dtype=np.float64)
+        freqs[0] = 1.0
+        noise = np.fft.irfft(spectrum / np.sqrt(freqs), n)
+    else:
+        noise = np.cumsum(white)
+        noise -= np.linspace(noise[0], noise[-1], n)
+    return noise / _rms(noise)

@@ -1,0 +1,297 @@
+"""The ``audiofuse`` command line: predict, train, evaluate, reproduce, info, gui, record.
+
+Exit codes: 0 success; 1 some inputs failed (every other input was still processed);
+2 the command could not run (bad arguments, missing model, unusable data folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .audio import is_audio_path
+from .errors import AudioFuseError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        return int(args.func(args) or 0)
+    except AudioFuseError as exc:
+        print(f"audiofuse: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\naudiofuse: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audiofuse",
+        description="Classify heart-sound recordings as normal or abnormal (decision support, "
+                    "not a diagnosis).")
+    parser.add_argument("--version", action="version", version=f"audiofuse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("predict", help="classify recordings (files or folders)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, or folders of them")
+    p.add_argument("--model", help="model file (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="one JSON object per input and line")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("train", help="train a model on labelled folders")
+    p.add_argument("data", nargs="+", metavar="DATA",
+                   help="data-set folders (PhysioNet 2016, PASCAL or generic layout)")
+    p.add_argument("--preset", default="default", metavar="{default,paper,FILE.json}",
+                   help="preset name, or a JSON file with a full preset (research use)")
+    p.add_argument("--model", choices=("fusion", "spectrogram", "waveform"), default="fusion")
+    p.add_argument("--out", required=True, help="output model file (.keras)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--split-seed", type=int, default=42)
+    p.add_argument("--windows-per-record", type=int, default=4)
+    p.add_argument("--patience", type=int, default=8)
+    p.add_argument("--class-weighting", choices=("subset", "global", "none"), default="subset")
+    p.add_argument("--select-on", choices=("subset_auc", "auc"), default="subset_auc")
+    p.add_argument("--subset-balance", type=float, default=0.5,
+                   help="draw subset s in proportion to its size ** this (0 equal, 1 by size)")
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument("--fine-tune", metavar="MODEL", help="start from this model's weights")
+    p.add_argument("--freeze-branches", action="store_true",
+                   help="with --fine-tune: retrain the head only (the paper's transfer protocol)")
+    p.add_argument("--artifact-as-abnormal", action="store_true",
+                   help="PASCAL: count 'artifact' recordings as abnormal (the paper's choice)")
+    p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
+    p.add_argument("--cache-dir", help="cache the prepared recordings here")
+    p.add_argument("--resume", action="store_true", help="resume an interrupted run")
+    p.add_argument("--steps-per-epoch", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a model on labelled folders")
+    p.add_argument("model", metavar="MODEL", help="model file")
+    p.add_argument("data", nargs="+", metavar="DATA", help="labelled data-set folders")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--report", metavar="DIR", help="write report.json/.md and predictions.csv")
+    p.add_argument("--artifact-as-abnormal", action="store_true")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="show a model's card")
+    p.add_argument("model", nargs="?", help="model file (default: the bundled model)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("gui", help="open the desktop program")
+    p.add_argument("files", nargs="*", metavar="FILE", help="recordings to open")
+    p.set_defaults(func=cmd_gui)
+    return parser
+
+
+# -- predict ------------------------------------------------------------------------------------
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Files as given; folders as the audio files in them (recursively, sorted)."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_audio_path(p)))
+        else:
+            out.append(path)
+    return out
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .inference import Classifier
+
+    inputs = expand_paths(args.paths)
+    if not inputs:
+        print("audiofuse: no audio files found in the given folder(s)", file=sys.stderr)
+        return 1
+    classifier = Classifier(args.model)
+    failed = 0
+    if not args.json:
+        print(f"model: {classifier.name} ({classifier.version}), threshold "
+              f"{classifier.threshold:.3f}. Decision support only: not a diagnosis.")
+    for path in inputs:
+        try:
+            prediction = classifier.predict_file(path)
+        except AudioFuseError as exc:
+            failed += 1
+            reason = str(exc)
+            if args.json:
+                print(json.dumps({"path": str(path), "probability": None, "label": None,
+                                  "error": reason}), flush=True)
+            else:
+                print(f"{path}: ERROR {reason}", flush=True)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops a batch
+            failed += 1
+            reason = f"unexpected error: {type(exc).__name__}: {exc}".splitlines()[0]
+            if args.json:
+                print(json.dumps({"path": str(path), "probability": None, "label": None,
+                                  "error": reason}), flush=True)
+            else:
+                print(f"{path}: ERROR {reason}", flush=True)
+            continue
+        if args.json:
+            data = prediction.to_dict()
+            data["path"] = str(path)
+            data["error"] = None
+            print(json.dumps(data), flush=True)
+        else:
+            print(f"{path}: {prediction.label.upper()} (p = {prediction.probability:.3f}, "
+                  f"{prediction.duration:.1f} s at {prediction.original_rate} Hz)", flush=True)
+    return 1 if failed else 0
+
+
+# -- train ----------------------------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .datasets import scan_many
+    from .training import TrainConfig, train
+
+    data = scan_many(args.data, artifact_as_abnormal=args.artifact_as_abnormal)
+    print(data.summary(), file=sys.stderr)
+    for skipped in data.skipped[:10]:
+        print(f"  skipped {skipped.path.name}: {skipped.reason}", file=sys.stderr)
+    if len(data.skipped) > 10:
+        print(f"  ... and {len(data.skipped) - 10} more skipped", file=sys.stderr)
+    data.check_trainable()
+    preset: str | dict = args.preset
+    if args.preset.endswith(".json"):
+        try:
+            preset = json.loads(Path(args.preset).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise AudioFuseError(f"{args.preset}: cannot read the preset ({exc})") from None
+    config = TrainConfig(
+        out=args.out, preset=preset, kind=args.model, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, val_fraction=args.val_fraction, seed=args.seed,
+        split_seed=args.split_seed, windows_per_record=args.windows_per_record,
+        patience=args.patience, class_weighting=args.class_weighting, select_on=args.select_on,
+        subset_balance=args.subset_balance,
+        augment=not args.no_augment, init_model=args.fine_tune,
+        freeze_branches=args.freeze_branches, run_dir=args.run_dir, cache_dir=args.cache_dir,
+        resume=args.resume, steps_per_epoch=args.steps_per_epoch,
+    )
+    bar = ProgressBar()
+    result = train(config, data.records, progress=bar.update)
+    bar.close()
+    overall = result.metadata["validation"]["overall"]
+    print(f"saved {result.model_path} (best epoch {result.best_epoch}, "
+          f"{result.seconds / 60:.1f} min): validation ROC-AUC {_f(overall['roc_auc'])} "
+          f"[{_f(overall['roc_auc_low'])}, {_f(overall['roc_auc_high'])}], "
+          f"MCC {_f(overall['mcc'])}, threshold {result.metadata['threshold']:.3f}")
+    return 0
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, with epoch results on their own lines."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.epochs_printed = 0
+        self.last = 0.0
+
+    def update(self, p) -> None:
+        for row in p.history[self.epochs_printed:]:
+            self._line(f"epoch {row['epoch']:>3}: loss {row['loss']:.4f}  val ROC-AUC "
+                       f"{_f(row['val_auc'])}  within-subset {_f(row['val_subset_auc'])}  "
+                       f"({row['seconds']:.0f} s)\n")
+            self.epochs_printed += 1
+        now = time.monotonic()
+        if now - self.last < 0.2 and p.phase == "training":
+            return
+        self.last = now
+        if p.phase == "loading":
+            self._line(f"\rloading recordings {p.loaded}/{p.to_load}")
+        elif p.phase == "training" and p.batches:
+            width = 30
+            done = int(width * p.batch / p.batches)
+            eta = f"  about {p.eta / 60:.0f} min left" if p.eta else ""
+            loss = f"  loss {p.loss:.4f}" if p.loss is not None else ""
+            self._line(f"\repoch {p.epoch}/{p.epochs} [{'#' * done}{'.' * (width - done)}] "
+                       f"{p.batch}/{p.batches}{loss}{eta}   ")
+        elif p.phase == "validating":
+            self._line(f"\rvalidating epoch {p.epoch}...{' ' * 40}")
+
+    def _line(self, text: str) -> None:
+        if text.endswith("\n"):
+            text = "\r" + " " * 100 + "\r" + text
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+
+
+# -- evaluate / info ------------------------------------------------------------------------------
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .datasets import scan_many
+    from .evaluation import evaluate
+    from .inference import Classifier
+
+    data = scan_many(args.data, artifact_as_abnormal=args.artifact_as_abnormal)
+    if not data.records:
+        raise AudioFuseError(f"no labelled recordings found in {', '.join(args.data)}")
+    classifier = Classifier(args.model)
+
+    def tick(i: int, n: int, _result) -> None:
+        if not args.json:
+            print(f"\rscoring {i}/{n}", end="", file=sys.stderr, flush=True)
+
+    report = evaluate(classifier, data.records, bootstrap=args.bootstrap, progress=tick)
+    if not args.json:
+        print(file=sys.stderr)
+    if args.report:
+        for path in report.write(args.report):
+            print(f"wrote {path}", file=sys.stderr)
+    print(report.to_json() if args.json else report.to_markdown())
+    return 1 if report.failed else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .model_card import render_model_card
+    from .modelfile import read_model_metadata
+    from .resources import default_model_path
+
+    path = Path(args.model) if args.model else default_model_path()
+    if not path.is_file():
+        raise AudioFuseError(f"{path}: model file not found")
+    meta = read_model_metadata(path)
+    print(json.dumps(meta, indent=1) if args.json else render_model_card(meta))
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    # The desktop program lives in the `app` package, which the core never imports statically
+    # (see the import-linter contract): this subcommand is only a launcher.
+    from importlib import import_module
+
+    try:
+        gui = import_module("app.main")
+    except ImportError as exc:
+        raise AudioFuseError(f"the desktop program is not installed ({exc})") from None
+    return int(gui.main(list(args.files)) or 0)
+
+
+def _f(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

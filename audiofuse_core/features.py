@@ -1,0 +1,56 @@
+"""Signal preparation shared by training and inference, and spectrograms for display.
+
+The model computes its own spectrogram (see :mod:`audiofuse_core.models`); what happens before it,
+resampling, band-pass and windowing, is here and is driven only by the preset, so training and
+inference cannot disagree. :func:`display_spectrogram` is for views (the app, reports), not for
+the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import bandpass, frame_windows, resample
+from .presets import Preset
+
+
+def prepare_signal(samples: np.ndarray, sample_rate: int, preset: Preset) -> np.ndarray:
+    """Resample a mono signal to the preset's rate and apply its band-pass."""
+    signal = resample(np.asarray(samples, dtype=np.float32), int(sample_rate), preset.sample_rate)
+    return bandpass(signal, preset.sample_rate, preset.bandpass_hz)
+
+
+def model_windows(signal: np.ndarray, preset: Preset) -> tuple[np.ndarray, np.ndarray]:
+    """The windows the model sees for a prepared signal: (windows [n, samples], starts in s)."""
+    windows, starts = frame_windows(signal, preset.window_samples, preset.hop_samples,
+                                    whole=preset.whole_recording)
+    return windows, starts / float(preset.sample_rate)
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """A log-power spectrogram for display: ``db`` is [frequencies, frames]."""
+
+    db: np.ndarray
+    frequencies: np.ndarray  # Hz, one per row
+    times: np.ndarray  # s, centre of each frame
+    sample_rate: int
+
+
+def display_spectrogram(samples: np.ndarray, sample_rate: int, *, fmax: float = 1000.0,
+                        window_seconds: float = 0.064, hop_seconds: float = 0.008,
+                        top_db: float = 70.0) -> Spectrogram:
+    """A linear-frequency STFT spectrogram in dB (re the maximum) up to ``fmax`` Hz."""
+    import librosa
+
+    samples = np.asarray(samples, dtype=np.float32)
+    n_fft = int(2 ** np.ceil(np.log2(max(16, window_seconds * sample_rate))))
+    hop = max(1, int(round(hop_seconds * sample_rate)))
+    stft = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=True)) ** 2
+    frequencies = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    keep = frequencies <= min(fmax, sample_rate / 2.0)
+    db = librosa.power_to_db(stft[keep], ref=np.max, top_db=top_db).astype(np.float32)
+    times = librosa.frames_to_time(np.arange(db.shape[1]), sr=sample_rate, hop_length=hop)
+    return Spectrogram(db=db, frequencies=frequencies[keep], times=times, sample_rate=sample_rate)

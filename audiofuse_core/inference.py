@@ -1,0 +1,161 @@
+"""Classify recordings with a saved AudioFuse model.
+
+:class:`Classifier` loads a model (the bundled default when given no path), prepares any recording
+exactly as the model's own preset says, runs the model on every window of the recording and
+aggregates the window probabilities into one. Keras is imported when a Classifier is made, not
+when this module is imported.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import Audio, load_audio, prepare_samples
+from .errors import ModelError
+from .features import model_windows, prepare_signal
+from .presets import Preset
+from .resources import default_model_path
+
+_BATCH = 16  # windows per model call; padded to this so the compiled graph is traced once
+
+
+@dataclass
+class Prediction:
+    """The result for one recording."""
+
+    probability: float  # of "abnormal", 0..1
+    label: str  # "normal" or "abnormal"
+    threshold: float
+    window_probabilities: np.ndarray
+    window_starts: np.ndarray  # s
+    window_seconds: float
+    duration: float  # s, of the whole recording
+    sample_rate: int  # the rate the model used
+    original_rate: int  # the file's own rate
+    model_name: str
+    model_version: str
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "path": None if self.path is None else str(self.path),
+            "probability": round(float(self.probability), 6),
+            "label": self.label,
+            "threshold": round(float(self.threshold), 6),
+            "duration_s": round(self.duration, 3),
+            "sample_rate": self.sample_rate,
+            "original_rate": self.original_rate,
+            "model": self.model_name,
+            "model_version": self.model_version,
+            "windows": [
+                {"start_s": round(float(s), 3), "probability": round(float(p), 6)}
+                for s, p in zip(self.window_starts, self.window_probabilities)
+            ],
+        }
+        data.update(self.extra)
+        return data
+
+
+class Classifier:
+    """A loaded model ready to classify files or arrays. Thread-safe for prediction."""
+
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from .models import load_model
+
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if model_path is None and not path.is_file():
+            raise ModelError(f"the bundled model is missing ({path}); reinstall AudioFuse or "
+                             "pass a model file")
+        self.path = path
+        self.model = load_model(path)
+        self.preset: Preset = self.model.preset
+        self.metadata: dict[str, Any] = self.model.metadata
+        self._predict = self._make_predict_function()
+
+    # -- description -----------------------------------------------------------------------
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata.get("threshold", 0.5))
+
+    @property
+    def temperature(self) -> float:
+        return float(self.metadata.get("temperature", 1.0))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.path.stem)
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unversioned"))
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    # -- prediction --------------------------------------------------------------------------
+    def load(self, path: str | Path) -> Audio:
+        """Read and validate a file at the model's rate (raises InvalidAudioError)."""
+        return load_audio(path, sample_rate=self.preset.sample_rate,
+                          min_seconds=self.preset.min_seconds)
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        return self.predict_audio(self.load(path))
+
+    def predict_array(self, samples: np.ndarray, sample_rate: int, *,
+                      path: str | Path | None = None) -> Prediction:
+        audio = prepare_samples(samples, sample_rate, sample_rate=self.preset.sample_rate,
+                                min_seconds=self.preset.min_seconds, path=path)
+        return self.predict_audio(audio)
+
+    def predict_audio(self, audio: Audio) -> Prediction:
+        signal = prepare_signal(audio.samples, audio.sample_rate, self.preset)
+        windows, starts = model_windows(signal, self.preset)
+        logits = self.window_logits(windows)
+        probabilities = 1.0 / (1.0 + np.exp(-logits / self.temperature))
+        probability = float(np.mean(probabilities))
+        label = "abnormal" if probability >= self.threshold else "normal"
+        return Prediction(
+            probability=probability, label=label, threshold=self.threshold,
+            window_probabilities=probabilities, window_starts=starts,
+            window_seconds=self.preset.window_seconds, duration=audio.duration,
+            sample_rate=self.preset.sample_rate, original_rate=audio.original_rate,
+            model_name=self.name, model_version=self.version, path=audio.path,
+        )
+
+    def window_logits(self, windows: np.ndarray) -> np.ndarray:
+        """Raw logits for a batch of prepared windows [n, window_samples]."""
+        out = []
+        for start in range(0, len(windows), _BATCH):
+            chunk = windows[start:start + _BATCH]
+            padded = np.zeros((_BATCH, windows.shape[1]), dtype=np.float32)
+            padded[: len(chunk)] = chunk
+            out.append(np.asarray(self._predict(padded)).reshape(-1)[: len(chunk)])
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def _make_predict_function(self):
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            model = self.model
+
+            @tf.function(reduce_retracing=True)
+            def forward(x):
+                return model(x, training=False)
+
+            return lambda x: forward(tf.convert_to_tensor(x)).numpy()
+        return lambda x: keras.ops.convert_to_numpy(self.model(x, training=False))
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))

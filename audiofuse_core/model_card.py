@@ -1,0 +1,73 @@
+"""A model's card as readable Markdown, from the metadata saved inside the model file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .evaluation import fmt, metrics_table
+
+
+def render_model_card(meta: dict[str, Any]) -> str:
+    """Markdown for a clinician or a reviewer: what the model is for, how it was made, how well
+    it did on validation, and where it is known to fall short.
+    """
+    preset = meta.get("preset") or {}
+    training = meta.get("training") or {}
+    data = meta.get("data") or {}
+    validation = meta.get("validation") or {}
+    split = meta.get("split") or {}
+    coverage = "whole recording" if preset.get("whole_recording") else "first window only"
+    lines = [f"# Model card: {meta.get('name', 'unnamed model')}", ""]
+    lines.append(f"- Version: {meta.get('version', 'unversioned')} (created "
+                 f"{meta.get('created', 'unknown')}, AudioFuse {meta.get('project_version', '?')})")
+    lines.append(f"- Model: {meta.get('kind', '?')} on the `{preset.get('name', '?')}` preset "
+                 f"({preset.get('sample_rate', '?')} Hz, {preset.get('window_seconds', '?')} s "
+                 f"windows, {coverage})")
+    use = meta.get("intended_use", "Decision support, not a diagnosis.")
+    lines.append(f"- Intended use: {use}")
+    lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "
+                 f"({meta.get('threshold_rule', 'not documented')})")
+    if "temperature" in meta:
+        lines.append(f"- Calibration: temperature {fmt(meta['temperature'], 2)} fitted on the "
+                     "validation recordings; expected calibration error "
+                     f"{fmt(validation.get('ece_before_calibration'))} before, "
+                     f"{fmt(validation.get('ece_after_calibration'))} after")
+    if training:
+        lines += ["", "## Training", ""]
+        lines.append(f"- Data: {', '.join(data.get('datasets', [])) or '?'}; "
+                     f"{data.get('n_train', '?')} training and {data.get('n_validation', '?')} "
+                     f"validation recordings ({data.get('skipped', 0)} skipped as unreadable)")
+        lines.append(f"- Split: by {split.get('unit', 'recording')}, stratified by "
+                     f"{' and '.join(split.get('stratified_by', []))}, "
+                     f"validation fraction {split.get('val_fraction')}, seed {split.get('seed')}")
+        lines.append(f"- Seed {training.get('seed')}, {training.get('epochs')} epochs at most "
+                     f"(best: {meta.get('best_epoch')}), batch {training.get('batch_size')}, "
+                     f"AdamW lr {training.get('learning_rate')}, weight decay "
+                     f"{training.get('weight_decay')}, class weighting "
+                     f"'{training.get('class_weighting')}', augmentation "
+                     f"{'on' if training.get('augment') else 'off'}, model selection on "
+                     f"'{training.get('select_on')}'")
+        if meta.get("training_seconds") is not None:
+            lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min "
+                         f"({meta.get('backend', '?')} backend)")
+        counts = data.get("train") or {}
+        if counts:
+            lines.append("- Devices/sites seen (subsets, training part): " + ", ".join(
+                f"{k} ({v.get('normal', 0)} normal / {v.get('abnormal', 0)} abnormal)"
+                for k, v in sorted(counts.items())))
+    if validation.get("overall"):
+        lines += ["", "## Validation (recordings held out of training, same data set)", ""]
+        rows = [("all", validation["overall"])] + sorted(validation.get("per_subset", {}).items())
+        lines.append(metrics_table(rows))
+    lines += ["", "## Known limits", ""]
+    lines += [
+        "- Not a diagnosis: a result supports, never replaces, a clinician's auscultation.",
+        "- The split is by recording: PhysioNet 2016 publishes no patient identifiers, so "
+        "recordings of one patient may sit on both sides and validation figures may be "
+        "optimistic.",
+        "- Validation figures come from the same devices and sites as training; on another "
+        "stethoscope, population or setting, performance can be lower.",
+    ]
+    for limit in meta.get("known_limits", []):
+        lines.append(f"- {limit}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,471 @@
+"""The AudioFuse networks, written with ``keras.ops`` so they run on TensorFlow, JAX or PyTorch.
+
+The model takes the raw waveform window (at the preset's rate) and computes its own log-Mel
+spectrogram inside (:class:`LogMelSpectrogram`), so the spectrogram settings are part of the saved
+model and can never drift from what it was trained on. Two branches ("experts") follow:
+
+* :class:`SpectrogramEncoder`: a compact pre-norm Vision Transformer over spectrogram patches;
+* :class:`WaveformEncoder`: a shallow 1D CNN over the samples;
+
+and an MLP head on their concatenated features gives one logit (abnormal vs normal). The two
+baselines keep one branch and the same kind of head.
+
+Every layer is registered serialisable and has ``get_config``; a saved ``.keras`` file loads with
+``safe_mode=True``. The model's config carries the preset and a metadata dict (threshold, class
+names, provenance, model card), see :func:`load_model` and :func:`save_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._keras import import_keras
+from .errors import ModelError
+from .modelfile import MODEL_FORMAT, read_model_config, read_model_metadata  # noqa: F401
+from .presets import MODEL_KINDS, Preset
+
+keras = import_keras()
+layers, ops = keras.layers, keras.ops
+
+PACKAGE = "audiofuse"
+
+
+def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
+    import librosa
+
+    fmax = min(fmax, sample_rate / 2.0)
+    return librosa.filters.mel(
+        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False
+    ).astype("float32")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WaveformStandardize(layers.Layer):
+    """Scale each window to zero mean and unit variance (the device's gain drops out)."""
+
+    def call(self, inputs):
+        mean = ops.mean(inputs, axis=-1, keepdims=True)
+        centred = inputs - mean
+        std = ops.sqrt(ops.mean(ops.square(centred), axis=-1, keepdims=True))
+        return centred / (std + 1e-5)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LogMelSpectrogram(layers.Layer):
+    """Waveform [batch, samples] -> log-Mel image [batch, mels, frames, 1].
+
+    ``scaling="minmax"``: dB relative to each clip's maximum, floored at -80 dB, optionally resized
+    (bilinear) to ``image_size`` and min-max scaled to [0, 1] (the paper's recipe).
+    ``scaling="band_standardize"``: dB, each Mel band's mean over time removed (a stethoscope's
+    fixed frequency response is a constant per band in dB, so it cancels), then scaled by the
+    image's standard deviation.
+    """
+
+    def __init__(self, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int,
+                 fmin: float, fmax: float, scaling: str = "minmax",
+                 image_size: tuple[int, int] | list[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if scaling not in ("minmax", "band_standardize"):
+            raise ValueError(f"unknown spectrogram scaling {scaling!r}")
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.n_mels = int(n_mels)
+        self.fmin = float(fmin)
+        self.fmax = float(fmax)
+        self.scaling = scaling
+        self.image_size = None if image_size is None else tuple(int(v) for v in image_size)
+        self._mel = _mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin,
+                                    self.fmax).T  # [bins, mels]
+
+    def call(self, inputs):
+        real, imag = ops.stft(inputs, sequence_length=self.n_fft, sequence_stride=self.hop_length,
+                              fft_length=self.n_fft, window="hann", center=True)
+        power = ops.square(real) + ops.square(imag)  # [batch, frames, bins]
+        mel = ops.matmul(power, ops.convert_to_tensor(self._mel, dtype=power.dtype))
+        db = 10.0 * ops.log(ops.maximum(mel, 1e-10)) / np.log(10.0)
+        image = ops.transpose(db, (0, 2, 1))  # [batch, mels, frames]
+        if self.scaling == "minmax":
+            peak = ops.max(image, axis=(1, 2), keepdims=True)
+            image = ops.maximum(image - peak, -80.0)[..., None]
+            if self.image_size is not None:
+                image = ops.image.resize(image, self.image_size, interpolation="bilinear")
+            low = ops.min(image, axis=(1, 2, 3), keepdims=True)
+            high = ops.max(image, axis=(1, 2, 3), keepdims=True)
+            return (image - low) / (high - low + 1e-6)
+        image = image - ops.mean(image, axis=2, keepdims=True)
+        std = ops.sqrt(ops.mean(ops.square(image), axis=(1, 2), keepdims=True))
+        image = (image / (std + 1e-3))[..., None]
+        if self.image_size is not None:
+            image = ops.image.resize(image, self.image_size, interpolation="bilinear")
+        return image
+
+    def compute_output_shape(self, input_shape):
+        if self.image_size is not None:
+            return (input_shape[0], *self.image_size, 1)
+        frames = None if input_shape[1] is None else input_shape[1] // self.hop_length + 1
+        return (input_shape[0], self.n_mels, frames, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                      n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, scaling=self.scaling,
+                      image_size=None if self.image_size is None else list(self.image_size))
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PatchEmbedding(layers.Layer):
+    """Non-overlapping patches (Conv2D, kernel = stride = patch) -> tokens, plus a learned
+    positional embedding (no class token).
+    """
+
+    def __init__(self, *, patch_size: tuple[int, int] | list[int], embed_dim: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.patch_size = tuple(int(v) for v in patch_size)
+        self.embed_dim = int(embed_dim)
+        self.projection = layers.Conv2D(self.embed_dim, self.patch_size, strides=self.patch_size,
+                                        padding="valid", name="projection")
+
+    def build(self, input_shape):
+        self.projection.build(input_shape)
+        rows = input_shape[1] // self.patch_size[0]
+        cols = input_shape[2] // self.patch_size[1]
+        self.num_tokens = int(rows * cols)
+        if self.num_tokens < 1:
+            raise ValueError(f"input {input_shape} is smaller than one patch {self.patch_size}")
+        self.position = self.add_weight(
+            name="position", shape=(self.num_tokens, self.embed_dim),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+
+    def call(self, inputs):
+        patches = self.projection(inputs)
+        tokens = ops.reshape(patches, (-1, self.num_tokens, self.embed_dim))
+        return tokens + self.position
+
+    def compute_output_shape(self, input_shape):
+        rows = input_shape[1] // self.patch_size[0]
+        cols = input_shape[2] // self.patch_size[1]
+        return (input_shape[0], rows * cols, self.embed_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(patch_size=list(self.patch_size), embed_dim=self.embed_dim)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TransformerBlock(layers.Layer):
+    """Pre-norm block: LN -> MHSA -> add; LN -> Dense(mlp)+GELU -> Dropout -> Dense(dim)+GELU ->
+    Dropout -> add (the paper's block).
+    """
+
+    def __init__(self, *, embed_dim: int, num_heads: int, key_dim: int, mlp_dim: int,
+                 dropout: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.embed_dim = int(embed_dim)
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.mlp_dim = int(mlp_dim)
+        self.dropout = float(dropout)
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.attention = layers.MultiHeadAttention(self.num_heads, self.key_dim,
+                                                   dropout=self.dropout, name="attention")
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.mlp1 = layers.Dense(self.mlp_dim, activation="gelu", name="mlp1")
+        self.mlp2 = layers.Dense(self.embed_dim, activation="gelu", name="mlp2")
+        self.drop1 = layers.Dropout(self.dropout)
+        self.drop2 = layers.Dropout(self.dropout)
+
+    def build(self, input_shape):
+        self.norm1.build(input_shape)
+        self.attention.build(input_shape, input_shape)
+        self.norm2.build(input_shape)
+        self.mlp1.build(input_shape)
+        self.mlp2.build((*input_shape[:-1], self.mlp_dim))
+
+    def call(self, inputs, training=None):
+        x = self.norm1(inputs)
+        x = inputs + self.attention(x, x, training=training)
+        y = self.mlp1(self.norm2(x))
+        y = self.drop1(y, training=training)
+        y = self.drop2(self.mlp2(y), training=training)
+        return x + y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(embed_dim=self.embed_dim, num_heads=self.num_heads, key_dim=self.key_dim,
+                      mlp_dim=self.mlp_dim, dropout=self.dropout)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SpectrogramEncoder(layers.Layer):
+    """The ViT expert: patches -> transformer blocks -> LayerNorm -> mean over tokens."""
+
+    def __init__(self, *, patch_size, embed_dim: int, depth: int, num_heads: int, key_dim: int,
+                 mlp_dim: int, dropout: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.patch_size = tuple(int(v) for v in patch_size)
+        self.embed_dim, self.depth, self.num_heads = int(embed_dim), int(depth), int(num_heads)
+        self.key_dim, self.mlp_dim, self.dropout = int(key_dim), int(mlp_dim), float(dropout)
+        self.patches = PatchEmbedding(patch_size=self.patch_size, embed_dim=self.embed_dim,
+                                      name="patches")
+        self.blocks = [
+            TransformerBlock(embed_dim=self.embed_dim, num_heads=self.num_heads,
+                             key_dim=self.key_dim, mlp_dim=self.mlp_dim, dropout=self.dropout,
+                             name=f"block{i}")
+            for i in range(self.depth)
+        ]
+        self.norm = layers.LayerNormalization(epsilon=1e-6, name="norm")
+
+    def build(self, input_shape):
+        self.patches.build(input_shape)
+        token_shape = self.patches.compute_output_shape(input_shape)
+        for block in self.blocks:
+            block.build(token_shape)
+        self.norm.build(token_shape)
+
+    def call(self, inputs, training=None):
+        x = self.patches(inputs)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return ops.mean(self.norm(x), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.embed_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(patch_size=list(self.patch_size), embed_dim=self.embed_dim,
+                      depth=self.depth, num_heads=self.num_heads, key_dim=self.key_dim,
+                      mlp_dim=self.mlp_dim, dropout=self.dropout)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WaveformEncoder(layers.Layer):
+    """The 1D-CNN expert: [Conv1D + ReLU -> BatchNorm -> MaxPool] x n (no pool after the last)
+    -> global average pooling -> Dense.
+    """
+
+    def __init__(self, *, filters, kernel_size: int, pool_size: int, output_dim: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.filters = tuple(int(f) for f in filters)
+        self.kernel_size, self.pool_size = int(kernel_size), int(pool_size)
+        self.output_dim = int(output_dim)
+        self.convs = [layers.Conv1D(f, self.kernel_size, padding="same", activation="relu",
+                                    name=f"conv{i}") for i, f in enumerate(self.filters)]
+        self.norms = [layers.BatchNormalization(name=f"bn{i}") for i in range(len(self.filters))]
+        self.pools = [layers.MaxPooling1D(self.pool_size) for _ in self.filters[:-1]]
+        self.dense = layers.Dense(self.output_dim, name="dense")
+
+    def build(self, input_shape):
+        shape = (input_shape[0], input_shape[1], 1)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            conv.build(shape)
+            shape = conv.compute_output_shape(shape)
+            norm.build(shape)
+            if i < len(self.pools):
+                shape = self.pools[i].compute_output_shape(shape)
+        self.dense.build((input_shape[0], self.filters[-1]))
+
+    def call(self, inputs, training=None):
+        x = ops.expand_dims(inputs, -1)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            x = norm(conv(x), training=training)
+            if i < len(self.pools):
+                x = self.pools[i](x)
+        return self.dense(ops.mean(x, axis=1))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(filters=list(self.filters), kernel_size=self.kernel_size,
+                      pool_size=self.pool_size, output_dim=self.output_dim)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AudioFuseModel(keras.Model):
+    """Waveform window [batch, samples] -> logit [batch, 1] of "abnormal".
+
+    ``kind`` is ``fusion`` (both experts), ``spectrogram`` or ``waveform`` (one expert). The
+    preset dict and a JSON-able ``metadata`` dict are part of the config, hence of the file.
+    """
+
+    def __init__(self, *, preset: dict[str, Any], kind: str = "fusion",
+                 metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kind not in MODEL_KINDS:
+            raise ValueError(f"unknown model kind {kind!r}; choose one of {MODEL_KINDS}")
+        self.preset = Preset.from_dict(dict(preset))
+        self.kind = kind
+        self.metadata = dict(metadata or {})
+        p = self.preset
+        self.standardize = WaveformStandardize(name="standardize") if p.normalize_waveform else None
+        self.frontend = self.spectrogram_encoder = self.waveform_encoder = None
+        if kind in ("fusion", "spectrogram"):
+            self.frontend = LogMelSpectrogram(
+                sample_rate=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length,
+                n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax, scaling=p.spectrogram_scaling,
+                image_size=p.image_size, name="logmel")
+            self.spectrogram_encoder = SpectrogramEncoder(
+                patch_size=p.patch_size, embed_dim=p.embed_dim, depth=p.depth,
+                num_heads=p.num_heads, key_dim=p.key_dim, mlp_dim=p.mlp_dim,
+                dropout=p.vit_dropout, name="spectrogram_expert")
+        if kind in ("fusion", "waveform"):
+            self.waveform_encoder = WaveformEncoder(
+                filters=p.conv_filters, kernel_size=p.conv_kernel, pool_size=p.conv_pool,
+                output_dim=p.waveform_dim, name="waveform_expert")
+        self.head_hidden = layers.Dense(p.head_dim, activation="relu", name="head_hidden")
+        self.head_dropout = layers.Dropout(p.head_dropout, name="head_dropout")
+        self.head_logit = layers.Dense(1, name="head_logit")
+
+    def build(self, input_shape):
+        features = 0
+        if self.frontend is not None:
+            image_shape = self.frontend.compute_output_shape(input_shape)
+            self.spectrogram_encoder.build(image_shape)
+            features += self.preset.embed_dim
+        if self.waveform_encoder is not None:
+            self.waveform_encoder.build(input_shape)
+            features += self.preset.waveform_dim
+        self.head_hidden.build((input_shape[0], features))
+        self.head_logit.build((input_shape[0], self.preset.head_dim))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = self.standardize(inputs) if self.standardize is not None else inputs
+        features = []
+        if self.frontend is not None:
+            features.append(self.spectrogram_encoder(self.frontend(x), training=training))
+        if self.waveform_encoder is not None:
+            features.append(self.waveform_encoder(x, training=training))
+        joined = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
+        hidden = self.head_dropout(self.head_hidden(joined), training=training)
+        return self.head_logit(hidden)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata.get("threshold", 0.5))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"preset": self.preset.to_dict(), "kind": self.kind,
+                "metadata": json.loads(json.dumps(self.metadata)), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AudioFuseModel:
+        return cls(**config)
+
+
+def build_model(preset: Preset, kind: str = "fusion", *, metadata: dict[str, Any] | None = None,
+                seed: int | None = None) -> AudioFuseModel:
+    """A new, built (weights initialised) model for one window of ``preset``."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    meta = {"format": MODEL_FORMAT, "threshold": 0.5, "class_names": ["normal", "abnormal"]}
+    meta.update(metadata or {})
+    model = AudioFuseModel(preset=preset.to_dict(), kind=kind, metadata=meta,
+                           name=f"audiofuse_{kind}")
+    model.build((None, preset.window_samples))
+    return model
+
+
+def save_model(model: AudioFuseModel, path: str | Path, *, include_optimizer: bool = False) -> Path:
+    """Save atomically: write beside the target, then rename (never half a file)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelError(f"{path}: model files must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".keras", dir=path.parent)
+    os.close(handle)
+    try:
+        model.save(tmp_name, include_optimizer=include_optimizer) if _save_accepts_optimizer() \
+            else model.save(tmp_name)
+        _fsync(tmp_name)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return path
+
+
+def _save_accepts_optimizer() -> bool:
+    import inspect
+
+    return "include_optimizer" in inspect.signature(keras.Model.save).parameters
+
+
+def _fsync(name: str) -> None:
+    with open(name, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def load_model(path: str | Path, *, compile: bool = False) -> AudioFuseModel:
+    """Load an AudioFuse ``.keras`` file with ``safe_mode`` on.
+
+    Raises :class:`ModelError` with the reason: missing, corrupt, not an AudioFuse model, or
+    needing unsafe deserialisation (arbitrary code, e.g. a Lambda layer).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    config = read_model_config(path)
+    if _holds_code(config):
+        raise ModelError(f"{path.name}: refused, it needs unsafe deserialisation (it carries "
+                         "Python code, e.g. a Lambda layer, that could run anything)")
+    class_name = config.get("class_name", "")
+    registered = config.get("registered_name", "") or ""
+    if class_name != "AudioFuseModel" and not registered.endswith(">AudioFuseModel"):
+        raise ModelError(
+            f"{path.name}: not an AudioFuse model (it holds a {class_name or 'unknown'})")
+    try:
+        model = keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
+            raise ModelError(f"{path.name}: refused, it needs unsafe deserialisation "
+                             "(it could run arbitrary code)") from None
+        raise ModelError(f"{path.name}: cannot be loaded ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - h5py/zip/TypeError: all mean "damaged" to a user
+        raise ModelError(f"{path.name}: the model file is damaged ({_first_line(exc)})") from None
+    if not isinstance(model, AudioFuseModel):
+        raise ModelError(f"{path.name}: not an AudioFuse model")
+    return model
+
+
+def _holds_code(node: Any) -> bool:
+    """Whether a Keras config carries serialised Python code (Lambda layers, lambdas)."""
+    if isinstance(node, dict):
+        if node.get("class_name") in ("Lambda", "__lambda__", "function") or "__lambda__" in node:
+            return True
+        return any(_holds_code(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_holds_code(v) for v in node)
+    return False
+
+
+def count_parameters(model: keras.Model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.weights))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

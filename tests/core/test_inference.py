@@ -1,0 +1,82 @@
+"""Classifier on every real sample, at every rate: one probability, a timeline, the model's rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiofuse_core.errors import ModelError, TooShortError
+from audiofuse_core.inference import Classifier
+from tests.conftest import CIRCOR, physionet_files
+
+
+@pytest.fixture(scope="module")
+def classifier(untrained_model_path):
+    return Classifier(untrained_model_path)
+
+
+def test_predicts_every_physionet_and_circor_sample(classifier):
+    for path in physionet_files() + sorted(CIRCOR.glob("*.wav")):
+        p = classifier.predict_file(path)
+        assert 0.0 <= p.probability <= 1.0
+        assert p.label == ("abnormal" if p.probability >= p.threshold else "normal")
+        assert p.sample_rate == 2000 and p.original_rate in (2000, 4000)
+        # overlapping 5 s windows every 2.5 s cover the whole recording
+        expected = max(1, int(np.ceil((p.duration - 5.0) / 2.5 - 1e-9)) + 1)
+        assert len(p.window_probabilities) in (expected, expected + 1)
+        assert p.window_starts[-1] + p.window_seconds == pytest.approx(max(p.duration, 5.0),
+                                                                       abs=1e-3)
+        assert p.probability == pytest.approx(np.mean(p.window_probabilities))
+
+
+def test_predicts_other_devices(classifier, pascal_dir, yaseen_dir):
+    files = sorted(pascal_dir.rglob("*.wav")) + sorted(yaseen_dir.rglob("*.wav"))
+    rates = set()
+    for path in files:
+        try:
+            p = classifier.predict_file(path)
+        except TooShortError:
+            continue  # a few PASCAL clips are under 2 s
+        rates.add(p.original_rate)
+        assert p.sample_rate == 2000 and 0 <= p.probability <= 1
+    assert {44100, 4000, 8000} <= rates
+
+
+def test_array_and_file_agree(classifier, abnormal_wav):
+    samples, rate = sf.read(abnormal_wav, dtype="float32")
+    from_file = classifier.predict_file(abnormal_wav)
+    from_array = classifier.predict_array(samples, rate)
+    assert from_array.probability == pytest.approx(from_file.probability, abs=1e-6)
+
+
+def test_resampling_keeps_the_answer(classifier, abnormal_wav):
+    from audiofuse_core.audio import resample
+
+    samples, rate = sf.read(abnormal_wav, dtype="float32")
+    at_rate = classifier.predict_array(samples, rate).probability
+    up = classifier.predict_array(resample(samples, rate, 48000), 48000).probability
+    assert up == pytest.approx(at_rate, abs=0.02)
+
+
+def test_to_dict_is_json_ready(classifier, normal_wav):
+    import json
+
+    data = json.loads(json.dumps(classifier.predict_file(normal_wav).to_dict()))
+    for key in ("path", "probability", "label", "threshold", "duration_s", "sample_rate",
+                "windows", "model", "model_version"):
+        assert key in data
+
+
+def test_paper_preset_uses_the_first_window_only(tmp_path, normal_wav):
+    from audiofuse_core.models import build_model, save_model
+    from audiofuse_core.presets import PAPER
+
+    path = save_model(build_model(PAPER, "waveform"), tmp_path / "paper.keras")
+    p = Classifier(path).predict_file(normal_wav)
+    assert p.sample_rate == 22050 and len(p.window_probabilities) == 1
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Classifier(tmp_path / "none.keras")

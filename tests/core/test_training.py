@@ -1,0 +1,184 @@
+"""Training end to end on real recordings, with a tiny model: split, weights, checkpoints,
+resume after a kill, stop requests, and a two-device tf.distribute run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audiofuse_core.datasets import Record, scan
+from audiofuse_core.errors import TrainingError
+from audiofuse_core.training import TrainConfig, class_weights, split_records, train
+from tests.core.test_models import TINY
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _records(n_subsets: int = 3, per_class: int = 10) -> list[Record]:
+    return [Record(Path(f"{s}{label}{i}.wav"), label, f"s{s}", "x")
+            for s in range(n_subsets) for label in (0, 1) for i in range(per_class + 5 * s * label)]
+
+
+def test_split_is_stratified_by_subset_and_label_and_repeatable():
+    records = _records()
+    train_idx, val_idx = split_records(records, 0.2, seed=3)
+    assert not set(train_idx) & set(val_idx) and len(train_idx) + len(val_idx) == len(records)
+    for s in range(3):
+        for label in (0, 1):
+            members = [i for i, r in enumerate(records) if r.subset == f"s{s}" and r.label == label]
+            share = len(set(members) & set(val_idx)) / len(members)
+            assert 0.1 <= share <= 0.3
+    assert split_records(records, 0.2, seed=3) == (train_idx, val_idx)
+    assert split_records(records, 0.2, seed=4) != (train_idx, val_idx)
+
+
+def test_subset_class_weights_balance_each_subset():
+    records = [Record(Path(f"{i}"), int(i < 2), "a", "x") for i in range(10)] + \
+              [Record(Path(f"b{i}"), int(i < 8), "b", "x") for i in range(10)]
+    w = class_weights(records, "subset")
+    labels = np.array([r.label for r in records])
+    subsets = np.array([r.subset for r in records])
+    for s in ("a", "b"):
+        m = subsets == s
+        assert w[m & (labels == 1)].sum() == pytest.approx(w[m & (labels == 0)].sum())
+    assert w.mean() == pytest.approx(1.0)
+    assert w[subsets == "a"].sum() == pytest.approx(w[subsets == "b"].sum())
+    assert np.allclose(class_weights(records, "none"), 1.0)
+    more = records + [Record(Path(f"c{i}"), int(i < 20), "c", "x") for i in range(40)]
+    sub = np.array([r.subset for r in more])
+    even = class_weights(more, "subset", subset_balance=0.0)
+    assert even[sub == "a"].sum() == pytest.approx(even[sub == "c"].sum())
+    root = class_weights(more, "subset", subset_balance=0.5)
+    assert root[sub == "c"].sum() / root[sub == "a"].sum() == pytest.approx(2.0)
+
+
+@pytest.fixture(scope="module")
+def samples(physionet_dir):
+    return scan(physionet_dir).records
+
+
+def _config(tmp_path, **changes):
+    values = dict(out=str(tmp_path / "m.keras"), preset=TINY.to_dict(), epochs=2, batch_size=4,
+                  val_fraction=0.3, windows_per_record=1, patience=5, split_seed=1)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def test_tiny_training_yields_a_loadable_model_with_its_card(tmp_path, samples):
+    from audiofuse_core.inference import Classifier
+
+    events = []
+    result = train(_config(tmp_path), samples, progress=events.append)
+    assert result.model_path.is_file() and len(result.history) == 2
+    phases = {e.phase for e in events}
+    assert {"loading", "training", "validating", "finished"} <= phases
+    meta = result.metadata
+    assert 0.0 <= meta["threshold"] <= 1.0 and meta["temperature"] > 0
+    assert meta["split"]["validation_records"] and meta["data"]["n_train"] > 0
+    assert meta["intended_use"].endswith("not a diagnosis.")
+    classifier = Classifier(result.model_path)
+    assert classifier.preset == TINY and classifier.threshold == pytest.approx(meta["threshold"])
+    prediction = classifier.predict_file(samples[0].path)
+    assert 0.0 <= prediction.probability <= 1.0
+    state = json.loads((result.run_dir / "state.json").read_text())
+    assert state["finished"] and state["epoch"] == 2
+
+
+def test_should_stop_keeps_the_best_model(tmp_path, samples):
+    seen = {"training": False, "calls": 0}
+
+    def progress(p) -> None:
+        seen["training"] |= p.phase == "training"
+
+    def stop() -> bool:  # "Stop early" pressed at the 5th batch (checked after every batch)
+        seen["calls"] += seen["training"]
+        return seen["calls"] >= 5
+
+    result = train(_config(tmp_path, epochs=50), samples, progress=progress, should_stop=stop)
+    assert result.stopped_early and result.model_path.is_file()
+    assert 1 <= len(result.history) <= 2  # a partial epoch is never scored
+
+
+def test_one_class_is_refused(tmp_path, samples):
+    normals = [r for r in samples if r.label == 0]
+    with pytest.raises(TrainingError, match="both normal and abnormal"):
+        train(_config(tmp_path), normals)
+
+
+def test_fine_tune_with_frozen_branches(tmp_path, samples):
+    base = train(_config(tmp_path / "base", epochs=1), samples).model_path
+    result = train(_config(tmp_path, epochs=1, init_model=str(base), freeze_branches=True),
+                   samples)
+    from audiofuse_core.models import load_model
+
+    before, after = load_model(base), load_model(result.model_path)
+    for a, b in zip(before.waveform_encoder.get_weights(), after.waveform_encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(before.head_logit.get_weights()[0], after.head_logit.get_weights()[0])
+
+
+def _cli_train(tmp_path, *extra):
+    preset = tmp_path / "tiny.json"
+    preset.write_text(json.dumps(TINY.to_dict()))
+    return [sys.executable, "-m", "audiofuse_core.cli", "train",
+            str(REPO / "tests/data/physionet2016"), "--preset", str(preset),
+            "--out", str(tmp_path / "cli.keras"), "--batch-size", "4", "--val-fraction", "0.3",
+            "--windows-per-record", "1", "--steps-per-epoch", "3", *extra]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+    env = dict(os.environ)
+    process = subprocess.Popen(_cli_train(tmp_path, "--epochs", "40"), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "cli.run" / "state.json"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(state.read_text())["epoch"]
+    assert 2 <= done < 40 and not (tmp_path / "cli.keras").exists()
+    resumed = subprocess.run(_cli_train(tmp_path, "--epochs", str(done + 1), "--resume"),
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    final = json.loads(state.read_text())
+    assert final["finished"] and final["epoch"] == done + 1
+    assert [h["epoch"] for h in final["history"]] == list(range(1, done + 2))
+    assert (tmp_path / "cli.keras").is_file()
+
+
+@pytest.mark.slow
+def test_training_under_a_two_device_distribution_strategy(tmp_path):
+    script = f"""
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+from audiofuse_core.datasets import scan
+from audiofuse_core.training import TrainConfig, train, get_strategy
+config = TrainConfig(out={str(tmp_path / 'dist.keras')!r}, preset={TINY.to_dict()!r},
+                     epochs=1, batch_size=4, val_fraction=0.3, windows_per_record=1,
+                     devices=["/cpu:0", "/cpu:1"])
+strategy = get_strategy(config.devices)
+result = train(config, scan({str(REPO / 'tests/data/physionet2016')!r}).records)
+print(json.dumps({{"replicas": strategy.num_replicas_in_sync, "epochs": len(result.history)}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"replicas": 2, "epochs": 1}
+    assert (tmp_path / "dist.keras").is_file()
