@@ -88,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("reproduce", help="the paper's tables for our three models")
+    p.add_argument("--physionet", required=True, metavar="DIR",
+                   help="PhysioNet 2016 folder (training-a..f, or one of them)")
+    p.add_argument("--pascal", metavar="DIR", help="PASCAL CHSC 2011 folder (set_a, set_b)")
+    p.add_argument("--models", metavar="DIR",
+                   help="folder with audiofuse-{default,spectrogram,waveform}.keras "
+                        "(default: the bundled models)")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.set_defaults(func=cmd_reproduce)
+
     p = sub.add_parser("info", help="show a model's card")
     p.add_argument("model", nargs="?", help="model file (default: the bundled model)")
     p.add_argument("--json", action="store_true")
@@ -262,6 +272,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"wrote {path}", file=sys.stderr)
     print(report.to_json() if args.json else report.to_markdown())
     return 1 if report.failed else 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import MODEL_FILES, reproduce
+
+    models = None
+    if args.models:
+        models = {kind: Path(args.models) / name for kind, name in MODEL_FILES.items()}
+
+    def tick(what: str, i: int, n: int) -> None:
+        print(f"\r{what}: {i}/{n}   ", end="", file=sys.stderr, flush=True)
+
+    result = reproduce(args.physionet, args.pascal, models=models, bootstrap=args.bootstrap,
+                       progress=tick)
+    print(file=sys.stderr)
+    print(result.to_markdown())
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:

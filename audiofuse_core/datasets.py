@@ -94,6 +94,8 @@ def scan(root: str | Path, *, artifact_as_abnormal: bool = False, probe: bool = 
         return scan_physionet(root, probe=probe)
     if layout == "pascal":
         return scan_pascal(root, artifact_as_abnormal=artifact_as_abnormal, probe=probe)
+    if layout == "circor":
+        return scan_circor(root, probe=probe)
     return scan_generic(root, probe=probe)
 
 
@@ -108,9 +110,11 @@ def scan_many(roots: list[str | Path], **options: object) -> ScanResult:
 
 
 def detect_layout(root: Path) -> str:
-    """``physionet``, ``pascal`` or ``generic``."""
+    """``physionet``, ``circor``, ``pascal`` or ``generic``."""
     if any(root.glob("REFERENCE.csv")) or any(root.glob("*/REFERENCE.csv")):
         return "physionet"
+    if _circor_table(root) is not None:
+        return "circor"
     files = _audio_files(root) + [p for sub in sorted(root.iterdir()) if sub.is_dir()
                                   for p in _audio_files(sub)]
     prefixes = {p.name.split("_")[0].split("__")[0].lower() for p in files}
@@ -221,6 +225,57 @@ def scan_generic(root: str | Path, *, probe: bool = True) -> ScanResult:
         subset = parts[0] if len(parts) > 1 else root.name
         _add(result, audio, label, subset, "generic", parts[-1], probe)
     return result
+
+
+def scan_circor(root: str | Path, *, probe: bool = True) -> ScanResult:
+    """CirCor DigiScope 2022: ``training_data.csv`` (one row per patient) beside or above
+    ``training_data/<patient>_<site>.wav``.
+
+    A recording is abnormal when its patient has a murmur audible at its site ("Murmur
+    locations"), normal when the patient has no murmur; recordings of a patient whose murmur is
+    "Unknown", or at a site where the patient's murmur is not heard, are skipped. The subset is
+    the data-collection campaign (CC2014, CC2015).
+    """
+    root = _check_root(root)
+    table = _circor_table(root)
+    if table is None:
+        raise DatasetError(f"{root}: no training_data.csv found (not a CirCor folder)")
+    result = ScanResult(root=root, layout="circor")
+    try:
+        patients = {row["Patient ID"].strip(): row for row in
+                    csv.DictReader(table.open(newline="", encoding="utf-8-sig"))}
+    except (OSError, KeyError, csv.Error) as exc:
+        raise DatasetError(f"{table}: cannot read the patient table ({exc})") from None
+    folder = root / "training_data" if (root / "training_data").is_dir() else root
+    for audio in _audio_files(folder):
+        patient, _, site = audio.stem.partition("_")
+        row = patients.get(patient)
+        if row is None:
+            result.skipped.append(Skipped(audio, "patient not in training_data.csv"))
+            continue
+        murmur = (row.get("Murmur") or "").strip()
+        sites = set((row.get("Murmur locations") or "").replace("nan", "").split("+"))
+        subset = (row.get("Campaign") or "circor").strip() or "circor"
+        base_site = site.split("_")[0]
+        if murmur == "Absent":
+            _add(result, audio, NORMAL, subset, "circor2022", "murmur absent", probe)
+        elif murmur == "Present" and base_site in sites:
+            _add(result, audio, ABNORMAL, subset, "circor2022", "murmur present", probe)
+        elif murmur == "Present":
+            result.skipped.append(Skipped(audio, "murmur present in the patient but not heard "
+                                                 f"at this site ({site})"))
+        else:
+            result.skipped.append(Skipped(audio, f"murmur '{murmur or 'missing'}'"))
+    return result
+
+
+def _circor_table(root: Path) -> Path | None:
+    for candidate in (root / "training_data.csv", root.parent / "training_data.csv"):
+        if candidate.is_file() and (root / "training_data").is_dir() or (
+                candidate.is_file() and candidate.parent == root.parent
+                and root.name == "training_data"):
+            return candidate
+    return None
 
 
 def _scan_labels_csv(root: Path, labels_csv: Path, result: ScanResult, probe: bool) -> None:

@@ -564,7 +564,8 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
         "data": _describe_data(train_records, val_records, data.skipped),
         "split": {"unit": "recording", "stratified_by": ["subset", "label"],
                   "val_fraction": config.val_fraction, "seed": config.split_seed,
-                  "validation_records": sorted(r.name for r in val_records)},
+                  "validation_records": sorted(r.name for r in val_records),
+                  "training_records": sorted(r.name for r in train_records)},
         "validation": {
             "overall": metrics.to_dict(), "per_subset": subsets,
             "ece_before_calibration": expected_calibration_error(val_labels, probs_raw),
@@ -620,7 +621,7 @@ def _predict_windows(model, windows: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
-def _subset_aucs(records: Sequence[Record], scores: np.ndarray, minimum: int = 3) -> dict:
+def _subset_aucs(records: Sequence[Record], scores: np.ndarray, minimum: int = 5) -> dict:
     """ROC-AUC within each subset that has at least ``minimum`` recordings of each class."""
     result = {}
     for subset in sorted({r.subset for r in records}):

@@ -123,3 +123,17 @@ def test_unusable_folders(tmp_path, normal_wav):
     (tmp_path / "badcsv" / "labels.csv").write_text("name;diagnosis\n")
     with pytest.raises(DatasetError, match="needs a 'file' and a 'label' column"):
         scan(tmp_path / "badcsv")
+
+
+CIRCOR_DEV = DEV.parent / "circor2022-dev"
+
+
+@pytest.mark.skipif(not CIRCOR_DEV.is_dir(), reason="shared CirCor development set not present")
+def test_circor_layout_labels_by_site():
+    result = scan(CIRCOR_DEV)
+    assert result.layout == "circor"
+    assert len(result.records) + len(result.skipped) == 101
+    assert {r.subset for r in result.records} <= {"CC2014", "CC2015"}
+    reasons = " ".join(s.reason for s in result.skipped)
+    assert "not heard at this site" in reasons and "Unknown" in reasons
+    assert 0 < sum(r.label for r in result.records) < len(result.records)
