@@ -19,18 +19,30 @@ import numpy as np
 from .audio import Audio, load_audio, prepare_samples
 from .errors import ModelError
 from .features import model_windows, prepare_signal
+from .heartcycle import HeartCycles
 from .presets import Preset
+from .quality import QualityReport, analyse_recording
 from .resources import default_model_path
 
 _BATCH = 16  # windows per model call; padded to this so the compiled graph is traced once
 
 
+POOR_QUALITY = "poor-quality"
+
+
 @dataclass
 class Prediction:
-    """The result for one recording."""
+    """The result for one recording.
+
+    ``label`` is "normal", "abnormal", or "poor-quality" when the quality gate refused the
+    recording (``quality.reason`` says why, in words for the clinician). The model still runs on
+    a refused recording: ``probability`` and the window probabilities stay available for audit,
+    but a refused recording has no normal/abnormal answer and a view should show the reason, not
+    the probability. ``heart_rate_bpm`` is None when no heart rate can be measured.
+    """
 
     probability: float  # of "abnormal", 0..1
-    label: str  # "normal" or "abnormal"
+    label: str  # "normal", "abnormal" or "poor-quality"
     threshold: float
     window_probabilities: np.ndarray
     window_starts: np.ndarray  # s
@@ -42,6 +54,9 @@ class Prediction:
     model_version: str
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    quality: QualityReport | None = None
+    heart_rate_bpm: float | None = None
+    cycles: HeartCycles | None = None  # S1/S2 onsets and offsets (s), at the analysis rate
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -58,7 +73,15 @@ class Prediction:
                 {"start_s": round(float(s), 3), "probability": round(float(p), 6)}
                 for s, p in zip(self.window_starts, self.window_probabilities)
             ],
+            "quality": None if self.quality is None else self.quality.to_dict(),
+            "heart_rate_bpm": (None if self.heart_rate_bpm is None
+                               else round(float(self.heart_rate_bpm), 1)),
+            "cycles": None,
         }
+        if self.cycles is not None:
+            cycles = self.cycles.to_dict()
+            cycles.pop("heart_rate_bpm")
+            data["cycles"] = cycles
         data.update(self.extra)
         return data
 
@@ -66,7 +89,8 @@ class Prediction:
 class Classifier:
     """A loaded model ready to classify files or arrays. Thread-safe for prediction."""
 
-    def __init__(self, model_path: str | Path | None = None) -> None:
+    def __init__(self, model_path: str | Path | None = None, *,
+                 quality_gate: bool = True) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from .models import load_model
 
@@ -75,6 +99,7 @@ class Classifier:
             raise ModelError(f"the bundled model is missing ({path}); reinstall AudioFuse or "
                              "pass a model file")
         self.path = path
+        self.quality_gate = bool(quality_gate)  # False: report quality, never refuse
         self.model = load_model(path)
         self.preset: Preset = self.model.preset
         self.metadata: dict[str, Any] = self.model.metadata
@@ -117,18 +142,27 @@ class Classifier:
         return self.predict_audio(audio)
 
     def predict_audio(self, audio: Audio) -> Prediction:
+        """Classify a loaded recording, judge its quality and find its heart cycles.
+
+        The quality gate and the segmentation run on the recording as given (the model's rate),
+        brought to 2000 Hz, before the model's band-pass: clipping and gaps must be seen raw.
+        """
         signal = prepare_signal(audio.samples, audio.sample_rate, self.preset)
         windows, starts = model_windows(signal, self.preset)
         logits = self.window_logits(windows)
         probabilities = 1.0 / (1.0 + np.exp(-logits / self.temperature))
         probability = float(np.mean(probabilities))
         label = "abnormal" if probability >= self.threshold else "normal"
+        quality, cycles = analyse_recording(audio.samples, audio.sample_rate)
+        if self.quality_gate and not quality.ok:
+            label = POOR_QUALITY
         return Prediction(
             probability=probability, label=label, threshold=self.threshold,
             window_probabilities=probabilities, window_starts=starts,
             window_seconds=self.preset.window_seconds, duration=audio.duration,
             sample_rate=self.preset.sample_rate, original_rate=audio.original_rate,
             model_name=self.name, model_version=self.version, path=audio.path,
+            quality=quality, heart_rate_bpm=cycles.heart_rate_bpm, cycles=cycles,
         )
 
     def window_logits(self, windows: np.ndarray) -> np.ndarray:

@@ -19,8 +19,9 @@ index                         fault
 The limits were set on real recordings (``bench/validate_quality.py``; figures in
 docs/signal_analysis.md): the PhysioNet 2016 development set must pass (fewer than 10 % refused),
 the PASCAL ``artifact`` recordings must fail, and so must real recordings damaged with realistic
-faults. Every index is computed on the signal as given (any rate of at least 1000 Hz); the
-classifier passes its model-rate signal (2000 Hz).
+faults. Every index is computed on the signal as given (any rate of at least 1000 Hz);
+:func:`analyse_recording`, which the classifier calls, first brings it to 2000 Hz, the rate the
+limits were set at.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from . import heartcycle as hc
+from .audio import resample
 
+ANALYSIS_RATE = 2000  # Hz: the rate the limits were validated at
 MIN_SECONDS = 4.0  # at least two cycles at 30 beats per minute
 MIN_LEVEL_DBFS = -66.0  # heart-band RMS below this is an open microphone or no contact at all
 MAX_CLIPPING = 0.005  # share of samples stuck at the rails
@@ -124,6 +127,24 @@ def assess_quality(samples: np.ndarray, sample_rate: int, *,
         env = hc.envelopes(x, rate)
     values["periodicity"] = hc.periodicity(hc.rate_autocorrelation(env), env.rate)
     return _report(values)
+
+
+def analyse_recording(samples: np.ndarray, sample_rate: int) -> tuple[QualityReport,
+                                                                       hc.HeartCycles]:
+    """The quality verdict and the heart cycles of a recording, sharing one envelope pass.
+
+    Both run at :data:`ANALYSIS_RATE` (2000 Hz, where the limits were validated); another rate is
+    resampled first. About 25 ms for 20 s of audio on one laptop core.
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    if int(sample_rate) != ANALYSIS_RATE:
+        x = resample(x, int(sample_rate), ANALYSIS_RATE)
+    x = x.astype(np.float64)
+    if len(x) < int(0.5 * ANALYSIS_RATE):
+        return assess_quality(x, ANALYSIS_RATE), hc.HeartCycles(None, None, 0.0)
+    env = hc.envelopes(x, ANALYSIS_RATE)
+    return (assess_quality(x, ANALYSIS_RATE, env=env),
+            hc.segment(x, ANALYSIS_RATE, env=env))
 
 
 def _report(values: dict[str, float]) -> QualityReport:

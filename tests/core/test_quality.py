@@ -152,3 +152,31 @@ def test_gate_and_segmentation_are_fast(clean):
         hc.segment(samples, RATE, env=env)
         times.append(time.perf_counter() - started)
     assert min(times) < 0.3  # about 40 ms on one laptop core; generous for busy CI machines
+
+
+def test_classifier_refuses_a_poor_recording(untrained_model_path, normal_wav, tmp_path):
+    import soundfile as sf
+
+    from audiofuse_core.inference import Classifier
+
+    classifier = Classifier(untrained_model_path)
+    good = classifier.predict_file(normal_wav)
+    assert good.label in ("normal", "abnormal") and good.quality.ok
+    data = json.loads(json.dumps(good.to_dict()))
+    assert data["quality"]["ok"] is True and data["quality"]["reason"] == ""
+    assert 40 < data["heart_rate_bpm"] < 140
+    assert len(data["cycles"]["s1"]) >= 5 and len(data["cycles"]["s2"]) >= 5
+
+    samples, rate = sf.read(normal_wav, dtype="float32")
+    level = np.quantile(np.abs(samples), 0.97)
+    clipped = tmp_path / "clipped.wav"
+    sf.write(clipped, np.clip(samples, -level, level), rate)
+    bad = classifier.predict_file(clipped)
+    assert bad.label == "poor-quality"
+    data = json.loads(json.dumps(bad.to_dict()))
+    assert data["label"] == "poor-quality" and "clipped" in data["quality"]["reason"]
+    assert data["quality"]["problems"][0] == "clipping"
+    assert 0.0 <= data["probability"] <= 1.0  # still reported, for audit
+
+    ungated = Classifier(untrained_model_path, quality_gate=False).predict_file(clipped)
+    assert ungated.label in ("normal", "abnormal") and not ungated.quality.ok
