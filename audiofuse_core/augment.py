@@ -30,8 +30,10 @@ def augment_window(signal: np.ndarray, start: int, window: int, sample_rate: int
         x = _tilt(x, sample_rate, db_per_octave=rng.uniform(-4.0, 4.0))
     if rng.random() < 0.3:
         x = _one_pole_lowpass(x, sample_rate, cutoff=rng.uniform(200.0, 600.0))
-    if rng.random() < 0.5:
-        x = x + _noise(len(x), rng) * _rms(x) * 10 ** (-rng.uniform(8.0, 35.0) / 20.0)
+    if rng.random() < 0.3:
+        # 15-40 dB below the recording: a murmur can sit 20 dB under S1, so harsher noise would
+        # teach the model that murmurs do not matter.
+        x = x + _noise(len(x), rng) * _rms(x) * 10 ** (-rng.uniform(15.0, 40.0) / 20.0)
     x = x * 10 ** (rng.uniform(-12.0, 12.0) / 20.0)
     if rng.random() < 0.1:
         level = np.quantile(np.abs(x), rng.uniform(0.9, 0.99))

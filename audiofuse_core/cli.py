@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the desktop program")
     p.add_argument("files", nargs="*", metavar="FILE", help="recordings to open")
     p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("record", add_help=False,
+                       help="record from an input device (stethoscope) to a file, headless")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_record)
     return parser
 
 
@@ -314,6 +319,18 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise AudioFuseError(f"the desktop program is not installed ({exc})") from None
     return int(gui.main(list(args.files)) or 0)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    # Recording needs PortAudio (sounddevice), which the core never imports: the recording
+    # engine lives in the app package and parses its own options (--seconds, --out, --device...).
+    from importlib import import_module
+
+    try:
+        recording = import_module("app.recording.cli")
+    except ImportError as exc:
+        raise AudioFuseError(f"recording is not available ({exc})") from None
+    return int(recording.record_main(list(args.rest)) or 0)
 
 
 def _f(value) -> str:
