@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from audiofuse_core import heartcycle as hc  # noqa: E402
 from audiofuse_core.audio import load_audio  # noqa: E402
+from audiofuse_core.quality import assess_quality  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "circor2022-dev" / "training_data"
 TOLERANCE = 0.060
@@ -85,7 +86,8 @@ def load(data: Path) -> list[dict]:
         audio = load_audio(wav, sample_rate=MODEL_RATE)
         env = hc.envelopes(audio.samples, audio.sample_rate)
         items.append({"name": tsv.stem, "patient": tsv.stem.split("_")[0], "rows": rows,
-                      "samples": audio.samples, "env": env})
+                      "samples": audio.samples, "env": env,
+                      "quality_ok": assess_quality(audio.samples, MODEL_RATE, env=env).ok})
     return items
 
 
@@ -114,6 +116,7 @@ def evaluate(item: dict, params: hc.HSMMParams) -> dict:
         detected = detected[inside(detected, runs)]
         hits = hc.match_events(detected, reference, TOLERANCE)
         out[kind] = {"tp": hits, "fp": len(detected) - hits, "fn": len(reference) - hits}
+    out["quality_ok"] = item["quality_ok"]
     return out
 
 
@@ -185,6 +188,11 @@ def main() -> int:
             if fold_of[item["patient"]] == fold:
                 results.append(evaluate(item, params) | {"fold": fold})
     summary = summarise(results)
+    # what a user of the product sees: the recordings the quality gate lets through
+    for verdict, name in ((True, "gate_accepted"), (False, "gate_refused")):
+        chosen = [r for r in results if r["quality_ok"] is verdict]
+        if chosen:
+            summary[name] = summarise(chosen)
     print(json.dumps(summary, indent=2))
     worst = sorted(results, key=lambda r: f1([r["s1"], r["s2"]])["f1"])[:8]
     for r in worst:
