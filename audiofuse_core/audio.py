@@ -171,7 +171,9 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def bandpass(samples: np.ndarray, rate: int, band: tuple[float, float] | None) -> np.ndarray:
-    """Zero-phase 4th-order Butterworth band-pass; the upper edge is clipped below Nyquist."""
+    """Zero-phase 4th-order Butterworth band-pass along the last axis (one signal, or a batch
+    of windows); the upper edge is clipped below Nyquist.
+    """
     if band is None:
         return np.asarray(samples, dtype=np.float32)
     from scipy.signal import butter, sosfiltfilt
@@ -180,8 +182,9 @@ def bandpass(samples: np.ndarray, rate: int, band: tuple[float, float] | None) -
     nyquist = rate / 2.0
     high = min(high, 0.95 * nyquist)
     sos = butter(4, [low / nyquist, high / nyquist], btype="bandpass", output="sos")
-    padlen = min(len(samples) - 1, 3 * (2 * len(sos) + 1))
-    return np.ascontiguousarray(sosfiltfilt(sos, samples, padlen=padlen), dtype=np.float32)
+    padlen = min(np.shape(samples)[-1] - 1, 3 * (2 * len(sos) + 1))
+    filtered = sosfiltfilt(sos, samples, axis=-1, padlen=padlen)
+    return np.ascontiguousarray(filtered, dtype=np.float32)
 
 
 def frame_windows(

@@ -3,8 +3,9 @@
 Each transform imitates a physical cause, so the model learns to ignore it: the device's
 frequency response (a tilt and a resonance), its gain, a different chest-piece coupling (a
 low-pass), background noise (white, pink or brown, at a realistic SNR), a different heart rate
-(speed change by resampling), clipping of a hot input, and polarity. Applied per training window,
-on the prepared signal (numpy and scipy only).
+(speed change by resampling), clipping of a hot input, polarity, and a recorder that freezes
+for a moment. Applied per training window, on the resampled signal before the preset's band-pass
+(numpy and scipy only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def augment_window(signal: np.ndarray, start: int, window: int, sample_rate: int
         index = np.linspace(0.0, span - 1, window)
         piece = np.interp(index, np.arange(span), piece).astype(np.float32)
     x = piece.astype(np.float64)
+    if rng.random() < 0.3:
+        x = _freeze(x, sample_rate, rng)
     if rng.random() < 0.7:
         x = _peaking(x, sample_rate, freq=rng.uniform(40.0, 600.0),
                      gain_db=rng.uniform(-9.0, 9.0), q=rng.uniform(0.5, 3.0))
@@ -41,6 +44,20 @@ def augment_window(signal: np.ndarray, start: int, window: int, sample_rate: int
     if rng.random() < 0.5:
         x = -x
     return x.astype(np.float32)
+
+
+def _freeze(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Hold the signal at one value for 50 ms to 1 s, one to three times: the "frozen" gaps of
+    a faulty recorder. Many of PhysioNet training-e's abnormal recordings hold such gaps and its
+    normal ones almost never do; putting them in windows of both classes takes away a shortcut
+    that has nothing to do with the heart.
+    """
+    y = x.copy()
+    for _ in range(int(rng.integers(1, 4))):
+        length = int(rng.uniform(0.05, 1.0) * rate)
+        start = int(rng.integers(0, max(1, len(y) - length)))
+        y[start:start + length] = y[start]
+    return y
 
 
 def _cut(signal: np.ndarray, start: int, span: int) -> np.ndarray:

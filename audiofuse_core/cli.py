@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--class-weighting", choices=("subset", "global", "none"), default="subset")
     p.add_argument("--select-on", choices=("subset_auc", "auc"), default="subset_auc")
-    p.add_argument("--subset-balance", type=float, default=0.5,
+    p.add_argument("--subset-balance", type=float, default=0.0,
                    help="draw subset s in proportion to its size ** this (0 equal, 1 by size)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
     p.add_argument("--fine-tune", metavar="MODEL", help="start from this model's weights")
@@ -167,9 +167,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
             data["error"] = None
             print(json.dumps(data), flush=True)
         else:
-            print(f"{path}: {prediction.label.upper()} (p = {prediction.probability:.3f}, "
-                  f"{prediction.duration:.1f} s at {prediction.original_rate} Hz)", flush=True)
+            print(describe(path, prediction), flush=True)
     return 1 if failed else 0
+
+
+def describe(path: Path, prediction) -> str:
+    """One line for a person: the answer (or why there is none), the rate, the recording."""
+    rate = prediction.heart_rate_bpm
+    heart = f", heart rate {rate:.0f} bpm" if rate is not None else ""
+    where = f"{prediction.duration:.1f} s at {prediction.original_rate} Hz"
+    if prediction.label == "poor-quality":
+        reason = prediction.quality.reason if prediction.quality is not None else ""
+        return f"{path}: POOR QUALITY, please re-record: {reason} ({where}{heart})"
+    return (f"{path}: {prediction.label.upper()} (p = {prediction.probability:.3f}, "
+            f"threshold {prediction.threshold:.3f}; {where}{heart})")
 
 
 # -- train ----------------------------------------------------------------------------------------

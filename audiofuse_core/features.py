@@ -17,16 +17,24 @@ from .presets import Preset
 
 
 def prepare_signal(samples: np.ndarray, sample_rate: int, preset: Preset) -> np.ndarray:
-    """Resample a mono signal to the preset's rate and apply its band-pass."""
-    signal = resample(np.asarray(samples, dtype=np.float32), int(sample_rate), preset.sample_rate)
-    return bandpass(signal, preset.sample_rate, preset.bandpass_hz)
+    """Resample a mono signal to the preset's rate (no filtering yet: see model_windows)."""
+    return resample(np.asarray(samples, dtype=np.float32), int(sample_rate), preset.sample_rate)
 
 
 def model_windows(signal: np.ndarray, preset: Preset) -> tuple[np.ndarray, np.ndarray]:
-    """The windows the model sees for a prepared signal: (windows [n, samples], starts in s)."""
+    """The windows the model sees for a prepared signal: (windows [n, samples], starts in s).
+
+    Each window is band-passed on its own, exactly as training band-passes each (augmented)
+    window it draws, so training and inference see identical processing.
+    """
     windows, starts = frame_windows(signal, preset.window_samples, preset.hop_samples,
                                     whole=preset.whole_recording)
-    return windows, starts / float(preset.sample_rate)
+    return filter_windows(windows, preset), starts / float(preset.sample_rate)
+
+
+def filter_windows(windows: np.ndarray, preset: Preset) -> np.ndarray:
+    """The preset's band-pass applied to each window (rows of ``windows``)."""
+    return bandpass(windows, preset.sample_rate, preset.bandpass_hz)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``train(config, records, progress=..., should_stop=...)`` is the one entry point, used by the
 command line and the app alike. What it does, in order:
 
-1. load every recording once (resampled to the preset's rate, band-passed), skipping unreadable
+1. load every recording once (resampled to the preset's rate), skipping unreadable
    ones with a reason; a cache file makes the next run start in seconds;
 2. split by recording, stratified by subset and label, with a fixed seed (or reuse a model's
    split when fine-tuning);
@@ -40,7 +40,7 @@ import numpy as np
 from .audio import load_audio
 from .datasets import Record
 from .errors import AudioFuseError, TrainingError
-from .features import model_windows, prepare_signal
+from .features import filter_windows, model_windows, prepare_signal
 from .metrics import best_threshold, binary_metrics, expected_calibration_error, roc_auc
 from .presets import MODEL_KINDS, Preset, get_preset
 
@@ -60,7 +60,7 @@ class TrainConfig:
     seed: int = 42
     split_seed: int = 42
     class_weighting: str = "subset"  # "subset", "global" or "none"
-    subset_balance: float = 0.5  # subset s is drawn in proportion to n_s ** this (1: its size)
+    subset_balance: float = 0.0  # subset s is drawn in proportion to n_s ** this (1: its size)
     augment: bool = True
     windows_per_record: int = 4
     patience: int = 8
@@ -170,8 +170,8 @@ def _cache_path(records: Sequence[Record], preset: Preset, cache_dir: str | Path
     if cache_dir is None:
         return None
     digest = hashlib.sha256()
-    signal_keys = ("sample_rate", "bandpass_hz", "whole_recording", "window_seconds",
-                   "min_seconds")
+    signal_keys = ("sample_rate", "whole_recording", "window_seconds", "min_seconds")
+    digest.update(b"unfiltered-v2")
     digest.update(json.dumps({k: preset.to_dict()[k] for k in signal_keys}).encode())
     for record in records:
         stat = record.path.stat() if record.path.exists() else None
@@ -315,7 +315,7 @@ def _make_sequence(signals, labels, weights, preset: Preset, config: TrainConfig
                     piece = signal[start:start + n]
                     batch[row, :len(piece)] = piece
             y = labels[chosen].astype(np.float32)[:, None]
-            return batch, y
+            return filter_windows(batch, preset), y
 
         def on_epoch_end(self) -> None:
             self.set_epoch(self.epoch + 1)
