@@ -5,6 +5,8 @@ device is missing, while the rest (fake sources, files, recovery) keeps working.
 from __future__ import annotations
 
 import builtins
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -123,3 +125,13 @@ def test_cli_checks_its_options(capsys, tmp_path):
     assert cli.record_main(["--recover", str(tmp_path / "missing")]) == 2
     assert cli.record_main(["--recover", str(tmp_path)]) == 0
     assert "No interrupted recording" in capsys.readouterr().out
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "audiofuse_core.cli's `record` subparser takes its options with argparse.REMAINDER, which "
+    "drops options that come first ('unrecognized arguments: --seconds'); reported to the lead"))
+def test_audiofuse_record_forwards_its_options(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "record", "--recover",
+                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "No interrupted recording" in done.stdout

@@ -24,7 +24,7 @@ from app.recording.recorder import (
     WRITER_ERROR,
     Recorder,
 )
-from app.recording.recovery import find_partial_recordings, recover
+from app.recording.recovery import find_partial_recordings, recover, write_marker
 from app.recording.sidecar import RecordingInfo, read_sidecar
 
 
@@ -205,6 +205,10 @@ def test_refusals_leave_nothing_behind(tmp_path, normal_wav):
     with pytest.raises(RecordingError, match='"broken" could not be started \\(device busy\\)'):
         Recorder(tmp_path / "b.flac", source=Broken(normal_wav, name="broken")).start()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.flac"]
+
+    write_marker(tmp_path / "pending.flac", RecordingInfo()).release()  # a crash left it
+    with pytest.raises(RecordingError, match="waiting to be recovered"):
+        Recorder(tmp_path / "pending.flac", source=FakeSource(normal_wav)).start()
 
     rec = Recorder(tmp_path / "once.flac", source=FakeSource(normal_wav, speed=8),
                    max_seconds=0.5)
