@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import fftconvolve
 
-from app.recording.devices import find_input_device, list_input_devices
+from app.recording.devices import find_input_device, list_input_devices, supported_samplerates
 from app.recording.journal import journal_path, read_journal
 from app.recording.recorder import DEVICE_LOST, STREAM_ERROR, Recorder
 from app.recording.sidecar import RecordingInfo, read_sidecar
@@ -40,11 +40,15 @@ def match(recorded: np.ndarray, rate: int, original_path) -> tuple[float, float]
     x = resample(np.asarray(recorded, np.float64).reshape(len(recorded), -1).mean(axis=1),
                  rate, orig_rate).astype(np.float64)
     long, short = (x, original) if len(x) >= len(original) else (original, x)
-    short = short - short.mean()
-    num = fftconvolve(long - long.mean(), short[::-1], mode="valid")
-    power = np.concatenate(([0.0], np.cumsum((long - long.mean()) ** 2)))
-    window = power[len(short):] - power[:-len(short)]
-    ncc = num / np.sqrt(np.maximum(window, 1e-20)) / np.linalg.norm(short)
+    n = len(short)
+    short = short - short.mean()  # zero mean: the window's own mean drops out of the numerator
+    num = fftconvolve(long, short[::-1], mode="valid")
+    # Each window's variance from running sums (Pearson correlation at every lag).
+    sums = np.concatenate(([0.0], np.cumsum(long)))
+    squares = np.concatenate(([0.0], np.cumsum(long ** 2)))
+    window_sum = sums[n:] - sums[:-n]
+    variance = squares[n:] - squares[:-n] - window_sum ** 2 / n
+    ncc = num / np.sqrt(np.maximum(variance, 1e-20)) / np.linalg.norm(short)
     best = int(np.argmax(ncc))
     return float(ncc[best]), best / orig_rate
 
@@ -59,7 +63,9 @@ def _wait_for(predicate, timeout=20.0, what="condition"):
 def test_pulse_device_is_listed_by_name(pulse_server):
     names = [d.name for d in list_input_devices()]
     assert "pulse" in names
-    assert find_input_device("pulse").max_channels >= 1
+    pulse = find_input_device("pulse")
+    assert pulse.max_channels >= 1
+    assert {4000, 8000, 44100, 48000} <= set(supported_samplerates(pulse))
 
 
 def test_recorder_saves_a_physionet_recording_played_through_pulseaudio(pulse_server, tmp_path,
