@@ -20,8 +20,12 @@ from .errors import AudioFuseError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["record"]:
+        # argparse's REMAINDER drops leading options ("record --device X"): pass them on untouched.
+        args = argparse.Namespace(func=cmd_record, rest=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         return int(args.func(args) or 0)
@@ -231,6 +235,8 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.epochs_printed = 0
         self.last = 0.0
+        # A log file gets one line per epoch; only a terminal gets the live progress bar.
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def update(self, p) -> None:
         for row in p.history[self.epochs_printed:]:
@@ -239,7 +245,7 @@ class ProgressBar:
                        f"({row['seconds']:.0f} s)\n")
             self.epochs_printed += 1
         now = time.monotonic()
-        if now - self.last < 0.2 and p.phase == "training":
+        if not self.live or (now - self.last < 0.2 and p.phase == "training"):
             return
         self.last = now
         if p.phase == "loading":
@@ -255,13 +261,14 @@ class ProgressBar:
             self._line(f"\rvalidating epoch {p.epoch}...{' ' * 40}")
 
     def _line(self, text: str) -> None:
-        if text.endswith("\n"):
+        if text.endswith("\n") and self.live:
             text = "\r" + " " * 100 + "\r" + text
         self.stream.write(text)
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
+        if self.live:
+            self.stream.write("\n")
 
 
 # -- evaluate / info ------------------------------------------------------------------------------

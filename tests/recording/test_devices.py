@@ -127,9 +127,6 @@ def test_cli_checks_its_options(capsys, tmp_path):
     assert "No interrupted recording" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "audiofuse_core.cli's `record` subparser takes its options with argparse.REMAINDER, which "
-    "drops options that come first ('unrecognized arguments: --seconds'); reported to the lead"))
 def test_audiofuse_record_forwards_its_options(tmp_path):
     done = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "record", "--recover",
                            str(tmp_path)], capture_output=True, text=True, timeout=60)
