@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -19,29 +17,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine_info import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
 DEV = REPO.parent / "shared" / "data" / "physionet2016-dev"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import keras
     import tensorflow as tf
 
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, TensorFlow "
-            f"{tf.__version__}, Keras {keras.__version__}")
+    return describe_machine(f"TensorFlow {tf.__version__}", f"Keras {keras.__version__}")
 
 
 def training_throughput(preset_name: str, records, steps: int) -> float:
@@ -94,15 +83,19 @@ def prediction_latency(model_path: Path, recording: Path) -> dict[str, float]:
 
 
 def predict_folder_memory(model_path: Path, folder: Path) -> dict[str, float]:
+    """Run `audiofuse predict` on a folder and read that one child's peak RSS from wait4()."""
     exe = Path(sys.executable).parent / "audiofuse"
-    started = time.perf_counter()
-    done = subprocess.run([str(exe), "predict", str(folder), "--model", str(model_path),
-                           "--json"], capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    files = len(done.stdout.splitlines())
-    return {"peak_mb": peak_kib / 1024, "files": files, "seconds": seconds,
-            "exit_code": done.returncode}
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        child = subprocess.Popen([str(exe), "predict", str(folder), "--model", str(model_path),
+                                  "--json"], stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        files = len(out.read().splitlines())
+    return {"peak_mb": usage.ru_maxrss / 1024, "files": files, "seconds": seconds,
+            "exit_code": child.returncode}
 
 
 def main() -> int:

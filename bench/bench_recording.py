@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -34,6 +33,9 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from machine_info import describe_machine  # noqa: E402
 
 from app.recording.devices import refresh_devices  # noqa: E402
 from app.recording.recorder import Recorder  # noqa: E402
@@ -48,21 +50,11 @@ HEADING = "## Recording"
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import sounddevice as sd
 
     pulse = subprocess.run(["pulseaudio", "--version"], capture_output=True, text=True).stdout
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no sound card, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"{sd.get_portaudio_version()[1].split(',')[0]}, {pulse.strip()}")
+    return describe_machine("no sound card", sd.get_portaudio_version()[1].split(",")[0],
+                            pulse.strip())
 
 
 def playlist(seconds: float, folder: Path) -> Path:
