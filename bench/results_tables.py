@@ -1,0 +1,61 @@
+"""Validation tables for docs/results.md, read from the model files' own metadata.
+
+    .venv/bin/python bench/results_tables.py runs/fusion-s42.keras runs/fusion-s43.keras ...
+
+Prints one row per model (overall and within training-a, -b, -e, -f, ROC-AUC with its 95 %
+bootstrap interval), then the mean and standard deviation over the models of each kind (the
+seeds), as Markdown.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SUBSETS = ("training-a", "training-b", "training-e", "training-f")
+
+
+def _auc(m: dict) -> str:
+    return f"{m['roc_auc']:.3f} [{m['roc_auc_low']:.2f}, {m['roc_auc_high']:.2f}]"
+
+
+def main(paths: list[str]) -> int:
+    from audiofuse_core.modelfile import read_model_metadata
+
+    rows: dict[str, list[dict]] = {}
+    print("| model | seed | best epoch | minutes | ROC-AUC [95 % CI] | MCC | F1 abn. | accuracy | "
+          + " | ".join(f"{s[-1]} ROC-AUC" for s in SUBSETS) + " | ECE before / after |")
+    print("|---" * (9 + len(SUBSETS)) + "|")
+    for path in paths:
+        meta = read_model_metadata(path)
+        val = meta["validation"]
+        overall, per = val["overall"], val["per_subset"]
+        kind, seed = meta["kind"], meta["training"]["seed"]
+        rows.setdefault(kind, []).append(meta)
+        cells = [_auc(per[s]) if s in per else "-" for s in SUBSETS]
+        print(f"| {kind} | {seed} | {meta['best_epoch']} | {meta['training_seconds'] / 60:.1f} | "
+              f"{_auc(overall)} | {overall['mcc']:.3f} | {overall['f1_abnormal']:.3f} | "
+              f"{overall['accuracy']:.3f} | " + " | ".join(cells)
+              + f" | {val['ece_before_calibration']:.3f} / {val['ece_after_calibration']:.3f} |")
+    print()
+    print("| model | seeds | ROC-AUC | MCC | F1 abn. | accuracy | "
+          + " | ".join(f"{s[-1]} ROC-AUC" for s in SUBSETS) + " |")
+    print("|---" * (6 + len(SUBSETS)) + "|")
+    for kind, metas in rows.items():
+        def stat(get, metas=metas) -> str:
+            values = [get(m) for m in metas]
+            if len(values) == 1:
+                return f"{values[0]:.3f}"
+            return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+        overall = [lambda m, k=k: m["validation"]["overall"][k]
+                   for k in ("roc_auc", "mcc", "f1_abnormal", "accuracy")]
+        subsets = [lambda m, s=s: m["validation"]["per_subset"][s]["roc_auc"] for s in SUBSETS]
+        print(f"| {kind} | {len(metas)} | " + " | ".join(stat(g) for g in overall + subsets) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
