@@ -73,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw subset s in proportion to its size ** this (0 equal, 1 by size)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
     p.add_argument("--fine-tune", metavar="MODEL", help="start from this model's weights")
+    p.add_argument("--branch-models", nargs=2, metavar=("SPECTROGRAM", "WAVEFORM"),
+                   help="fusion only: start the two experts from these trained single-branch "
+                        "models")
     p.add_argument("--freeze-branches", action="store_true",
-                   help="with --fine-tune: retrain the head only (the paper's transfer protocol)")
+                   help="with --fine-tune: retrain the head only (the paper's transfer "
+                        "protocol); with --branch-models: train only the fusion head")
     p.add_argument("--artifact-as-abnormal", action="store_true",
                    help="PASCAL: count 'artifact' recordings as abnormal (the paper's choice)")
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
@@ -214,7 +218,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience, class_weighting=args.class_weighting, select_on=args.select_on,
         subset_balance=args.subset_balance,
         augment=not args.no_augment, init_model=args.fine_tune,
-        freeze_branches=args.freeze_branches, run_dir=args.run_dir, cache_dir=args.cache_dir,
+        freeze_branches=args.freeze_branches, branch_models=args.branch_models,
+        run_dir=args.run_dir, cache_dir=args.cache_dir,
         resume=args.resume, steps_per_epoch=args.steps_per_epoch,
     )
     bar = ProgressBar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .evaluation import fmt, metrics_table
@@ -47,6 +48,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
                      f"'{training.get('class_weighting')}', augmentation "
                      f"{'on' if training.get('augment') else 'off'}, model selection on "
                      f"'{training.get('select_on')}'")
+        if training.get("branch_models"):
+            spec, wave = (Path(p).name for p in training["branch_models"])
+            frozen = "frozen, only the fusion head trained" if training.get("freeze_branches") \
+                else "then trained end to end"
+            lines.append(f"- Experts started from the single-branch models {spec} and {wave} "
+                         f"({frozen}); the training time below is this last step's")
+        elif training.get("init_model"):
+            lines.append(f"- Fine-tuned from {Path(training['init_model']).name}"
+                         + (" (branches frozen, head retrained)"
+                            if training.get("freeze_branches") else ""))
         if meta.get("training_seconds") is not None:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min "
                          f"({meta.get('backend', '?')} backend)")

@@ -69,6 +69,10 @@ class TrainConfig:
     resume: bool = False
     init_model: str | None = None  # fine-tune from this model (its preset is used)
     freeze_branches: bool = False  # with init_model: train the head only (the paper's transfer)
+    # A fusion model whose two experts start from trained single-branch models
+    # (spectrogram model, waveform model) of the same preset; with freeze_branches only the
+    # fusion head learns.
+    branch_models: list[str] | None = None
     cache_dir: str | None = None
     validation_records: list[str] | None = None  # explicit validation names (stems)
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
@@ -232,6 +236,24 @@ def split_records(records: Sequence[Record], val_fraction: float, seed: int,
     return sorted(train), sorted(val)
 
 
+def _load_experts(config: TrainConfig):
+    """The (spectrogram, waveform) single-branch models a fusion model starts from."""
+    from .models import load_model
+
+    if config.kind != "fusion" or config.init_model:
+        raise TrainingError("branch models build a fusion model from scratch: use them with "
+                            "--model fusion and without --fine-tune")
+    if len(config.branch_models) != 2:
+        raise TrainingError("give two branch models: a spectrogram model, then a waveform model")
+    experts = [load_model(path) for path in config.branch_models]
+    for expert, kind, path in zip(experts, ("spectrogram", "waveform"), config.branch_models):
+        if expert.kind != kind:
+            raise TrainingError(f"{path}: a {expert.kind} model where a {kind} model is needed")
+    if experts[0].preset.to_dict() != experts[1].preset.to_dict():
+        raise TrainingError("the two branch models were trained on different presets")
+    return experts
+
+
 def class_weights(records: Sequence[Record], scheme: str,
                   subset_balance: float = 1.0) -> np.ndarray:
     """How often each recording is drawn (mean 1).
@@ -368,8 +390,12 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     from .models import AudioFuseModel, build_model, load_model, save_model
 
     base_model = load_model(config.init_model) if config.init_model else None
+    experts = _load_experts(config) if config.branch_models else None
     if base_model is not None:
         preset = base_model.preset
+    elif experts is not None:
+        preset = experts[0].preset
+        config.preset = preset.name
     elif isinstance(config.preset, dict):
         preset = Preset.from_dict(config.preset)
     else:
@@ -426,6 +452,9 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                 model.set_weights(base_model.get_weights())
             else:
                 model = build_model(preset, config.kind, seed=config.seed)
+            if experts is not None:
+                model.spectrogram_encoder.set_weights(experts[0].spectrogram_encoder.get_weights())
+                model.waveform_encoder.set_weights(experts[1].waveform_encoder.get_weights())
             if config.freeze_branches:
                 for encoder in (model.spectrogram_encoder, model.waveform_encoder):
                     if encoder is not None:

@@ -126,6 +126,28 @@ def test_fine_tune_with_frozen_branches(tmp_path, samples):
     assert not np.allclose(before.head_logit.get_weights()[0], after.head_logit.get_weights()[0])
 
 
+def test_fusion_built_from_two_trained_experts(tmp_path, samples):
+    from audiofuse_core.models import load_model
+
+    spec = train(_config(tmp_path / "s", epochs=1, kind="spectrogram"), samples).model_path
+    wave = train(_config(tmp_path / "w", epochs=1, kind="waveform"), samples).model_path
+    result = train(_config(tmp_path, epochs=1, branch_models=[str(spec), str(wave)],
+                           freeze_branches=True), samples)
+    fused = load_model(result.model_path)
+    assert fused.kind == "fusion"
+    for expert, encoder in ((load_model(spec).spectrogram_encoder, fused.spectrogram_encoder),
+                            (load_model(wave).waveform_encoder, fused.waveform_encoder)):
+        for a, b in zip(expert.get_weights(), encoder.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert result.metadata["training"]["branch_models"] == [str(spec), str(wave)]
+    from audiofuse_core.model_card import render_model_card
+
+    assert f"single-branch models {spec.name} and {wave.name} (frozen" in render_model_card(
+        result.metadata)
+    with pytest.raises(TrainingError, match="a waveform model where a spectrogram model"):
+        train(_config(tmp_path / "x", branch_models=[str(wave), str(spec)]), samples)
+
+
 def _cli_train(tmp_path, *extra):
     preset = tmp_path / "tiny.json"
     preset.write_text(json.dumps(TINY.to_dict()))
