@@ -79,6 +79,24 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "- Validation figures come from the same devices and sites as training; on another "
         "stethoscope, population or setting, performance can be lower.",
     ]
+    weak = _weak_subsets(meta)
+    if weak:
+        lines.append("- Within a single device and site the model separates the classes less well "
+                     f"than overall ({weak}): part of the overall figure comes from telling the "
+                     "sites apart, whose abnormal rates differ.")
     for limit in meta.get("known_limits", []):
         lines.append(f"- {limit}")
     return "\n".join(lines) + "\n"
+
+
+def _weak_subsets(meta: dict[str, Any]) -> str:
+    """The subsets (with at least 5 recordings of each class) scored under 0.80 ROC-AUC."""
+    validation = meta.get("validation") or {}
+    weak = []
+    for name, m in sorted((validation.get("per_subset") or {}).items()):
+        n_abnormal = m.get("n_abnormal", 0)
+        if n_abnormal >= 5 and m.get("n", 0) - n_abnormal >= 5 and m.get("roc_auc", 1) < 0.8:
+            weak.append(f"{name} {m['roc_auc']:.2f}")
+    if not weak:
+        return ""
+    return "ROC-AUC " + ", ".join(weak) + f" against {validation['overall']['roc_auc']:.2f}"

@@ -401,11 +401,21 @@ def save_model(model: AudioFuseModel, path: str | Path, *, include_optimizer: bo
         model.save(tmp_name, include_optimizer=include_optimizer) if _save_accepts_optimizer() \
             else model.save(tmp_name)
         _fsync(tmp_name)
+        os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the model from others
         os.replace(tmp_name, path)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return path
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def _save_accepts_optimizer() -> bool:

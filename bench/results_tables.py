@@ -34,6 +34,9 @@ def main(paths: list[str]) -> int:
         val = meta["validation"]
         overall, per = val["overall"], val["per_subset"]
         kind, seed = meta["kind"], meta["training"]["seed"]
+        if kind == "fusion":
+            kind += " (experts + head)" if meta["training"].get("branch_models") \
+                else " (end to end)"
         rows.setdefault(kind, []).append(meta)
         cells = [_auc(per[s]) if s in per else "-" for s in SUBSETS]
         print(f"| {kind} | {seed} | {meta['best_epoch']} | {meta['training_seconds'] / 60:.1f} | "

@@ -1,0 +1,27 @@
+"""The model card page: what it says about a model's weak spots."""
+
+from audiofuse_core.model_card import render_model_card
+
+
+def _meta(per_subset):
+    return {"name": "m", "validation": {"overall": _subset(0.93, n=100, n_abnormal=30),
+                                        "per_subset": per_subset}}
+
+
+def _subset(auc, n=40, n_abnormal=10):
+    others = dict.fromkeys(("mcc", "f1_abnormal", "sensitivity", "specificity",
+                            "balanced_accuracy", "accuracy"), 0.5)
+    return {"n": n, "n_abnormal": n_abnormal, "roc_auc": auc, "roc_auc_low": auc - 0.1,
+            "roc_auc_high": min(1.0, auc + 0.1), **others}
+
+
+def test_card_names_the_subsets_where_the_model_is_weak():
+    card = render_model_card(_meta({"training-a": _subset(0.64), "training-b": _subset(0.91),
+                                    "training-c": _subset(0.5, n=6, n_abnormal=3)}))
+    assert "(ROC-AUC training-a 0.64 against 0.93)" in card
+    assert "training-b 0.91" not in card and "training-c 0.50" not in card  # too few to judge
+
+
+def test_card_says_nothing_of_weakness_when_every_subset_is_strong():
+    card = render_model_card(_meta({"training-a": _subset(0.85)}))
+    assert "less well than overall" not in card
