@@ -19,6 +19,10 @@ Wiring the main window does (both optional; the panel works without them):
 - At start-up the main window can read the user's active model with :func:`active_model_path`
   (the bundled model when none was chosen).
 
+On Python 3.11 opening the panel also works around a PySide6 6.12.0 reference-count bug that
+would otherwise abort the process after a long training (:mod:`app.advanced.singletons`); the
+app's start-up should do the same for every window.
+
 The model library lives in the user's data folder (``AUDIOFUSE_DATA_DIR``, else Qt's
 ``AppDataLocation``); see :mod:`app.advanced.library`. Training runs in a child process
 (:mod:`app.advanced.train_worker`, :mod:`app.advanced.training_process`). Everything imports
@@ -42,7 +46,9 @@ def open_advanced_panel(main_window: Any = None, **options: Any) -> QWidget:
     ``open_recording`` and ``use_model`` methods when it has them.
     """
     from .panel import AdvancedPanel
+    from .singletons import make_singletons_immortal
 
+    make_singletons_immortal()  # PySide6 6.12.0 on Python 3.11: see app/advanced/singletons.py
     if main_window is not None:
         if "open_recording" not in options and hasattr(main_window, "open_recording"):
             options["open_recording"] = main_window.open_recording

@@ -75,6 +75,9 @@ def fill_metrics_table(table: QTableWidget, rows: list[tuple[str, dict]]) -> Non
                 item.setFont(font)
             table.setItem(r, c, item)
     table.resizeColumnsToContents()
+    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(min(height + 2, 260))
 
 
 def make_roc_plot() -> pg.PlotWidget:
@@ -83,7 +86,8 @@ def make_roc_plot() -> pg.PlotWidget:
     plot.setLabel("left", "sensitivity (true-positive rate)")
     plot.setXRange(0, 1, padding=0.02)
     plot.setYRange(0, 1, padding=0.02)
-    plot.setAspectLocked(True)
+    plot.setLimits(xMin=-0.02, xMax=1.02, yMin=-0.02, yMax=1.02)
+    plot.setMouseEnabled(x=False, y=False)
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.addLegend(offset=(-10, -10))
     plot.plot([0, 1], [0, 1], pen=pg.mkPen("#9ca3af", style=Qt.PenStyle.DashLine))
@@ -114,10 +118,13 @@ class ConfusionMatrix(QWidget):
         grid.setSpacing(2)
         title = QLabel("<b>Confusion matrix</b> (recordings)")
         grid.addWidget(title, 0, 0, 1, 4)
+        grid.setColumnStretch(4, 1)
+        grid.setRowStretch(5, 1)
         across = QLabel("predicted")
         across.setAlignment(Qt.AlignmentFlag.AlignCenter)
         grid.addWidget(across, 1, 2, 1, 2)
         down = QLabel("true")
+        down.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         grid.addWidget(down, 3, 0, 2, 1)
         self.cells: dict[tuple[int, int], QLabel] = {}
         for j, name in enumerate(CLASS_NAMES):
@@ -125,6 +132,7 @@ class ConfusionMatrix(QWidget):
             head.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(head, 2, 2 + j)
             side = QLabel(name)
+            side.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(side, 3 + j, 1)
         for i in range(2):
             for j in range(2):
@@ -169,7 +177,8 @@ class EvaluationView(QWidget):
         self.metrics.verticalHeader().hide()
         self.metrics.setMaximumHeight(150)
         self.roc = make_roc_plot()
-        self.roc.setMinimumSize(280, 260)
+        self.roc.setMinimumSize(300, 260)
+        self.roc.setMaximumWidth(520)
         self.confusion = ConfusionMatrix()
         self.records = QTableWidget(0, len(self.RECORD_COLUMNS))
         self.records.setHorizontalHeaderLabels(self.RECORD_COLUMNS)
@@ -185,16 +194,13 @@ class EvaluationView(QWidget):
         plots = QWidget()
         plots_layout = QHBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addWidget(self.roc, 3)
-        side = QVBoxLayout()
-        side.addWidget(self.confusion)
-        side.addStretch(1)
-        plots_layout.addLayout(side, 2)
+        plots_layout.addWidget(self.roc, 1)
+        plots_layout.addWidget(self.confusion, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(plots)
         splitter.addWidget(self.records)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.metrics)
@@ -222,7 +228,9 @@ class EvaluationView(QWidget):
     def _fill_records(self, report: EvaluationReport) -> None:
         self.records.setSortingEnabled(False)
         self.records.setRowCount(len(report.results))
-        wrong = QBrush(QColor(colours.ABNORMAL).lighter(185))
+        shade = QColor(colours.ABNORMAL)
+        shade.setAlpha(45)
+        wrong = QBrush(shade)
         for row, result in enumerate(report.results):
             record = result.record
             truth = CLASS_NAMES[record.label]

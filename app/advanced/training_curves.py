@@ -24,7 +24,7 @@ class TrainingCurves(QWidget):
         self.auc_plot = pg.PlotWidget(background="w", title="Validation ROC-AUC")
         self.auc_plot.setLabel("bottom", "epoch")
         self.auc_plot.setLabel("left", "ROC-AUC")
-        self.auc_plot.setYRange(0.4, 1.0)
+        self.auc_plot.setYRange(0.0, 1.0, padding=0.02)
         self.auc_plot.addLegend(offset=(-10, -10))
         self.auc_plot.showGrid(x=True, y=True, alpha=0.2)
         symbol = {"symbol": "o", "symbolSize": 6}
@@ -48,24 +48,27 @@ class TrainingCurves(QWidget):
             line.hide()
             plot.addItem(line)
             self.best_lines.append(line)
+        for plot in (self.loss_plot, self.auc_plot):
+            plot.getAxis("left").enableAutoSIPrefix(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.auc_plot)
         self.epochs_drawn = -1
+        self.best_drawn: int | None = None
 
     def clear(self) -> None:
         for curve in (self.train_loss, self.val_loss, self.val_auc, self.subset_auc):
             curve.setData([], [])
         for line in self.best_lines:
             line.hide()
-        self.epochs_drawn = -1
+        self.epochs_drawn, self.best_drawn = -1, None
 
     def set_history(self, history: list[dict], best_epoch: int | None) -> bool:
         """Draw ``history``; return whether anything was redrawn."""
-        if len(history) == self.epochs_drawn and not best_epoch:
+        if len(history) == self.epochs_drawn and best_epoch == self.best_drawn:
             return False
-        self.epochs_drawn = len(history)
+        self.epochs_drawn, self.best_drawn = len(history), best_epoch
 
         def series(key: str):
             xs, ys = [], []
@@ -80,6 +83,10 @@ class TrainingCurves(QWidget):
         self.val_loss.setData(*series("val_loss"))
         self.val_auc.setData(*series("val_auc"))
         self.subset_auc.setData(*series("val_subset_auc"))
+        # whole epochs on the x axis while they fit, pyqtgraph's own ticks beyond
+        spacing = [(1.0, 0.0)] if len(history) <= 20 else None
+        for plot in (self.loss_plot, self.auc_plot):
+            plot.getAxis("bottom").setTickSpacing(levels=spacing)
         for line in self.best_lines:
             if best_epoch:
                 line.setValue(best_epoch)

@@ -70,6 +70,7 @@ class TrainingTab(QWidget):
         self.last_result: dict[str, Any] | None = None
         self.started_at = 0.0
         self.best_epoch: int | None = None
+        self.eta: float | None = None
 
         # settings
         self.kind = QComboBox()
@@ -168,8 +169,11 @@ class TrainingTab(QWidget):
         right.addWidget(self.status)
         right.addLayout(bars)
         right.addWidget(self.curves, 1)
+        left = QVBoxLayout()
+        left.addWidget(settings)
+        left.addStretch(1)
         layout = QHBoxLayout(self)
-        layout.addWidget(settings)
+        layout.addLayout(left)
         layout.addLayout(right, 1)
         self.refresh_runs()
         self._update_buttons()
@@ -267,6 +271,7 @@ class TrainingTab(QWidget):
 
     def _begin(self, text: str) -> None:
         self.last_progress, self.last_result, self.best_epoch = {}, None, None
+        self.eta: float | None = None
         self.curves.clear()
         self.status.setText(text)
         self.epoch_bar.setValue(0)
@@ -293,6 +298,8 @@ class TrainingTab(QWidget):
 
     def _on_process_progress(self, p: dict) -> None:
         self.last_progress = p
+        if p.get("eta") is not None:
+            self.eta = float(p["eta"])
         if self.process.state == "stopping":
             pass
         elif p.get("phase") == "loading":
@@ -316,7 +323,7 @@ class TrainingTab(QWidget):
 
     def _on_clock_timeout(self) -> None:
         elapsed = time.monotonic() - self.started_at
-        eta = self.last_progress.get("eta")
+        eta = self.eta
         best = f", best epoch {self.best_epoch}" if self.best_epoch else ""
         self.times.setText(f"Elapsed {format_seconds(elapsed)}, left "
                            f"{format_seconds(eta) if eta is not None else 'estimating'}{best}")
