@@ -78,6 +78,7 @@ class TrainingTab(QWidget):
                            ("spectrogram", "Spectrogram transformer only"),
                            ("waveform", "Waveform CNN only")):
             self.kind.addItem(text, kind)
+        self.kind.currentIndexChanged.connect(lambda _i: self._update_buttons())
         self.preset = QComboBox()
         self.preset.addItem("default (2 kHz, whole recording)", "default")
         self.preset.addItem("paper (22 kHz, first 5 s)", "paper")

@@ -109,3 +109,25 @@ def test_a_killed_run_resumes(qtbot, panel, physionet_dir, tiny_preset_file):
     assert state["finished"]
     assert not interrupted_runs(panel.library.runs_dir)
     assert done_before >= 1
+
+
+def test_transfer_protocol_fine_tunes_the_active_models_head(qtbot, panel, physionet_dir,
+                                                             tiny_preset_file):
+    from audiofuse_core.models import build_model, save_model
+    from audiofuse_core.presets import Preset
+
+    preset = Preset.from_dict(json.loads(tiny_preset_file.read_text()))
+    base = save_model(build_model(preset, "fusion", seed=3, metadata={"name": "site-a"}),
+                      panel.library.models_dir / "site-a.keras")
+    panel.library.activate("site-a")
+    tab = _setup(qtbot, panel, physionet_dir, tiny_preset_file, epochs=1)
+    tab.mode.setCurrentIndex(tab.mode.findData("transfer"))
+    tab.kind.setCurrentIndex(tab.kind.findData("waveform"))
+    assert not tab.train_button.isEnabled()  # head-only needs a fusion model
+    assert "fusion" in tab.reason.text()
+    tab.kind.setCurrentIndex(tab.kind.findData("fusion"))
+    with qtbot.waitSignal(tab.process.finished, timeout=TRAINING_TIMEOUT_MS) as finished:
+        tab.train_button.click()
+    card = panel.library.get(Path(finished.args[0]["model_path"]).stem).metadata
+    assert card["training"]["init_model"] == str(base)
+    assert card["training"]["freeze_branches"] is True
