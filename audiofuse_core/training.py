@@ -471,8 +471,9 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             state is not None and state.get("finished")):
         initial_epoch = config.epochs
 
-    def score_validation(m) -> tuple[dict[str, float], np.ndarray]:
-        logits = _predict_windows(m, val_windows, config.batch_size * 2)
+    def score_validation(m, *, interruptible: bool = False) -> tuple[dict[str, float], np.ndarray]:
+        logits = _predict_windows(m, val_windows, config.batch_size * 2,
+                                  should_stop=should_stop if interruptible else None)
         probs = 1.0 / (1.0 + np.exp(-logits))
         per_record = np.array([probs[val_owner == i].mean() for i in range(len(val_records))])
         eps = 1e-7
@@ -521,7 +522,13 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                 return  # a partial epoch is not scored; the best so far stands
             report(TrainingProgress("validating", epoch=epoch + 1, epochs=config.epochs,
                                     history=list(history)))
-            values, _ = score_validation(self.model)
+            try:
+                values, _ = score_validation(self.model, interruptible=True)
+            except _StopRequested:
+                # a stop during validation: this epoch is not scored, the best so far stands
+                self.stopped_by_user = True
+                self.model.stop_training = True
+                return
             row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))),
                    "seconds": time.monotonic() - self.epoch_started, **values}
             history.append(row)
@@ -638,13 +645,20 @@ def fit_temperature(labels: np.ndarray, window_logits: list[np.ndarray]) -> floa
     return best_t
 
 
-def _predict_windows(model, windows: np.ndarray, batch_size: int) -> np.ndarray:
+class _StopRequested(Exception):
+    """``should_stop`` became true while the validation recordings were being scored."""
+
+
+def _predict_windows(model, windows: np.ndarray, batch_size: int, *,
+                     should_stop: StopFn | None = None) -> np.ndarray:
     # A direct call, not predict_on_batch: under a MirroredStrategy the latter returns each
     # replica's copy of a plain numpy batch.
     import keras
 
     out = []
     for start in range(0, len(windows), batch_size):
+        if should_stop is not None and should_stop():
+            raise _StopRequested()
         logits = model(windows[start:start + batch_size], training=False)
         out.append(keras.ops.convert_to_numpy(logits).reshape(-1))
     return np.concatenate(out).astype(np.float64)

@@ -204,3 +204,20 @@ print(json.dumps({{"replicas": strategy.num_replicas_in_sync, "epochs": len(resu
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"replicas": 2, "epochs": 1}
     assert (tmp_path / "dist.keras").is_file()
+
+
+def test_a_stop_during_validation_ends_it_at_the_next_batch(tmp_path, samples):
+    seen = {"validations": 0}
+
+    def progress(p) -> None:
+        if p.phase == "validating" and not p.message:
+            seen["validations"] += 1
+
+    def stop() -> bool:  # "Stop early" pressed as the second epoch's validation begins
+        return seen["validations"] >= 2
+
+    result = train(_config(tmp_path, epochs=50, batch_size=2), samples, progress=progress,
+                   should_stop=stop)
+    assert result.stopped_early and result.model_path.is_file()
+    # the second epoch's validation was abandoned, not finished and then stopped
+    assert len(result.history) == 1 and result.best_epoch == 1
