@@ -134,6 +134,8 @@ def run(job: dict[str, Any], *, resume: bool, emit: _Emitter, control: _Control)
             _discard(config)
             emit("cancelled")
             return EXIT_CANCELLED
+        if config.run_dir and not (Path(config.run_dir) / "state.json").is_file():
+            _discard(config)  # failed before its first epoch: nothing to resume, nothing kept
         emit("error", message=str(exc))
         return EXIT_ERROR
     if control.cancel.is_set():  # cancel pressed while the model was being finished

@@ -131,3 +131,35 @@ def test_transfer_protocol_fine_tunes_the_active_models_head(qtbot, panel, physi
     card = panel.library.get(Path(finished.args[0]["model_path"]).stem).metadata
     assert card["training"]["init_model"] == str(base)
     assert card["training"]["freeze_branches"] is True
+
+
+def test_a_training_the_core_refuses_says_why_and_leaves_nothing(qtbot, panel, tmp_path,
+                                                                 tiny_preset_file):
+    import soundfile as sf
+
+    from tests.conftest import PHYSIONET
+
+    # The scan reads headers only, so recordings too short for the model pass it; the child
+    # finds out when it loads them, and then has one class left: the core refuses, with its
+    # reason, and the half-made run is removed.
+    root = tmp_path / "mine"
+    (root / "normal").mkdir(parents=True)
+    (root / "abnormal").mkdir()
+    for name in ("training-a/a0238.wav", "training-b/b0001.wav"):
+        source = PHYSIONET / name
+        (root / "normal" / source.name).write_bytes(source.read_bytes())
+    for name in ("training-a/a0336.wav", "training-b/b0013.wav"):
+        samples, rate = sf.read(PHYSIONET / name)
+        sf.write(root / "abnormal" / Path(name).name, samples[: rate // 4], rate)  # 0.25 s
+    summary = scan_in(qtbot, panel, [root])
+    assert summary.trainable
+    tab = panel.training_tab
+    tab.set_preset_file(tiny_preset_file)
+    tab.epochs.setValue(1)
+    with qtbot.waitSignal(tab.process.failed, timeout=TRAINING_TIMEOUT_MS) as failed:
+        tab.train_button.click()
+    assert "both normal and abnormal" in failed.args[0]
+    assert "Training failed" in tab.status.text()
+    qtbot.waitUntil(lambda: not tab.process.running, timeout=30_000)
+    assert not any(panel.library.runs_dir.iterdir())
+    assert not list(panel.library.models_dir.glob("*.keras"))
