@@ -96,3 +96,11 @@ def test_a_damaged_library_file_is_listed_with_its_reason(library):
     assert "not a Keras model file" in broken.error
     with pytest.raises(ModelError):
         library.activate("broken")
+
+
+def test_the_main_window_reads_the_active_model_at_start_up(library, untrained_model_path):
+    from app.advanced import active_model_path
+
+    assert active_model_path(library.root) == library.bundled_path
+    library.activate(_add(library, untrained_model_path, "site-b"))
+    assert active_model_path() == library.models_dir / "site-b.keras"  # AUDIOFUSE_DATA_DIR
