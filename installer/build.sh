@@ -38,6 +38,13 @@ dist="$here/dist"
 started=$(date +%s)
 nice -n "${NICE:-5}" "$python" -m PyInstaller --noconfirm "${clean[@]}" \
     --distpath "$dist" --workpath "$here/build" "$here/audiofuse.spec"
+# TensorFlow's two libraries carry 250 MB of symbol tables that running does not need. Only these
+# two: stripping the auditwheel-patched libraries (numpy.libs, scipy.libs ...) breaks them.
+if [[ "$(uname -s)" == Linux ]] && command -v strip >/dev/null; then
+    for lib in "$dist"/AudioFuse/_internal/tensorflow/libtensorflow_{cc,framework}.so.2; do
+        [[ -f "$lib" ]] && nice -n "${NICE:-5}" strip --strip-unneeded "$lib"
+    done
+fi
 echo "built $dist/AudioFuse in $(( $(date +%s) - started )) s: $(du -sh "$dist/AudioFuse" | cut -f1)"
 
 if (( tarball )); then

@@ -110,8 +110,8 @@ def check_gui(bundle: Path, example: Path, platform: str, timeout: float,
         problems.append("audiofuse-gui wrote no log file under the fresh home folder")
     elif not READY_LINE.search(log_text):
         problems.append("the log file has no 'AudioFuse ready' line")
-    if not READY_LINE.search(output):
-        problems.append("no 'AudioFuse ready' line in the output")
+    # The ready line is required in the log file, the one place a desktop-started program writes
+    # to; its copy on stderr is not (after TensorFlow loads, it no longer reaches the output).
     reports = [line[len(REPORT_PREFIX):] for line in output.splitlines()
                if line.startswith(REPORT_PREFIX)]
     if not reports:
