@@ -48,6 +48,7 @@ FATAL_PATTERNS = [
     r"error while loading shared libraries",
 ]
 READY_LINE = re.compile(r"AudioFuse ready: model (\S+)")
+EXE = ".exe" if os.name == "nt" else ""
 REPORT_PREFIX = "AUDIOFUSE_READY "
 
 
@@ -64,7 +65,8 @@ def clean_env(home: Path, platform: str) -> dict[str, str]:
     """The environment of a fresh user: own home and XDG folders, no Python of ours around."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PYTHON", "VIRTUAL_ENV", "AUDIOFUSE_", "QT_", "XDG_"))}
-    env["PATH"] = "/usr/bin:/bin"
+    if os.name != "nt":
+        env["PATH"] = "/usr/bin:/bin"
     env["HOME"] = str(home)
     for name, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
                       ("XDG_STATE_HOME", ".local/state"), ("XDG_CACHE_HOME", ".cache")):
@@ -96,7 +98,7 @@ def check_gui(bundle: Path, example: Path, platform: str, timeout: float,
     """Start the desktop program on ``example``; returns its timings."""
     with tempfile.TemporaryDirectory(prefix="audiofuse-smoke-") as tmp:
         home = Path(tmp)
-        code, output, started = run([str(bundle / "audiofuse-gui"), "--exit-when-ready",
+        code, output, started = run([str(bundle / f"audiofuse-gui{EXE}"), "--exit-when-ready",
                                      str(example)], clean_env(home, platform), timeout)
         logs = sorted(home.rglob("*.log"))
         log_text = "\n".join(path.read_text(encoding="utf-8", errors="replace")
@@ -140,7 +142,7 @@ def check_cli(bundle: Path, examples: list[Path], timeout: float,
               problems: list[str]) -> dict[str, object]:
     """Classify every example with the bundled command line; returns the labels and its time."""
     with tempfile.TemporaryDirectory(prefix="audiofuse-smoke-") as tmp:
-        code, output, started = run([str(bundle / "audiofuse"), "predict", "--json",
+        code, output, started = run([str(bundle / f"audiofuse{EXE}"), "predict", "--json",
                                      *map(str, examples)], clean_env(Path(tmp), "offscreen"),
                                     timeout)
     took = round(time.time() - started, 2)
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle = args.bundle.resolve()
     examples = sorted((bundle / "_internal" / "resources" / "examples").glob("*.flac"))
     problems: list[str] = []
-    if not (bundle / "audiofuse-gui").is_file():
+    if not (bundle / f"audiofuse-gui{EXE}").is_file():
         print(f"FAIL: no audiofuse-gui in {bundle}: build it first (installer/build.sh)")
         return 1
     if len(examples) < 2:
