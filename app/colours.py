@@ -1,0 +1,13 @@
+"""The few colours that carry meaning, shared by the result panel, the strip, the table and the
+report. Every one of them comes with words (a colour alone never says the result) and the pair
+normal/abnormal stays apart for red-green colour-blind readers (blue-green against orange-red).
+"""
+
+NORMAL = "#1b7f5f"  # blue-green
+ABNORMAL = "#c2410c"  # orange-red
+REFUSED = "#8a8f98"  # grey: poor quality, no answer
+ERROR = "#9f1239"
+CURSOR = "#7c3aed"
+PLAYHEAD = "#d97706"
+SELECTION = (124, 58, 237, 40)
+CROSSHAIR = "#64748b"

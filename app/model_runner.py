@@ -1,0 +1,244 @@
+"""The model's runner: loads the classifier and classifies recordings off the GUI thread.
+
+:class:`ModelRunner` lives on the GUI thread and owns a :class:`~app.job_thread.JobThread`
+(``audiofuse-model``). Two threads take part:
+
+1. **The GUI thread** calls :meth:`ModelRunner.load_model`, :meth:`~ModelRunner.classify` and
+   :meth:`~ModelRunner.cancel`, which return at once, and receives every signal of the runner.
+   The queue of recordings waiting to be classified lives here, in plain Python objects that only
+   this thread touches.
+2. **The model thread** imports TensorFlow and loads the model (seconds, behind a status
+   message, after the window has appeared), then classifies one recording per job with the
+   core's :class:`~audiofuse_core.inference.Classifier` (thread-safe for prediction).
+
+The runner submits one recording at a time and the next only when the previous one has come
+back, so only one model job runs at a time and a recording the user opens can go to the front of
+the queue, ahead of a batch. Cancelling drops the waiting recordings of the batches; the one being
+classified finishes (a fraction of a second) and its result is discarded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from audiofuse_core.errors import AudioFuseError
+
+from .job_thread import JobError, JobThread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the app shows about the loaded model."""
+
+    path: Path
+    name: str
+    version: str
+    threshold: float
+    kind: str
+    sample_rate: int
+    window_seconds: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    load_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Request:
+    """One recording to classify; ``batch`` is None for the recording on screen."""
+
+    id: int
+    path: Path
+    batch: int | None = None
+
+
+def describe_error(error: JobError, what: str) -> str:
+    """A one-line reason for a failed job; unexpected errors are logged with their traceback."""
+    exc = error.exception
+    if isinstance(exc, AudioFuseError):
+        return str(exc)
+    log.error("unexpected error while %s:\n%s", what, error.traceback)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"unexpected error while {what} ({type(exc).__name__}{': ' if text else ''}{text}); " \
+           "details are in the log file"
+
+
+def _load_classifier(path: Path | None) -> tuple[Any, ModelInfo]:
+    # NB: runs on the model thread. TensorFlow is imported here, never on the GUI thread.
+    import numpy as np
+
+    from audiofuse_core.inference import Classifier
+
+    started = time.perf_counter()
+    classifier = Classifier(path)
+    # Trace the compiled prediction function now, so the first recording is classified as fast
+    # as the others (tracing takes most of a second).
+    classifier.window_logits(np.zeros((1, classifier.preset.window_samples), np.float32))
+    info = ModelInfo(
+        path=Path(classifier.path), name=classifier.name, version=classifier.version,
+        threshold=classifier.threshold, kind=classifier.kind,
+        sample_rate=int(classifier.preset.sample_rate),
+        window_seconds=float(classifier.preset.window_seconds),
+        metadata=dict(classifier.metadata), load_seconds=time.perf_counter() - started)
+    return classifier, info
+
+
+class ModelRunner(QObject):
+    """Loads a model and classifies recordings, one at a time, on the model thread."""
+
+    model_loading = Signal(str)  # the model file
+    model_ready = Signal(object)  # ModelInfo
+    model_failed = Signal(str)  # one-line reason
+    prediction_started = Signal(object)  # Request
+    prediction_ready = Signal(object, object)  # Request, Prediction
+    prediction_failed = Signal(object, str)  # Request, one-line reason
+    request_cancelled = Signal(object)  # Request
+    idle = Signal()  # nothing classifying, nothing waiting
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs = JobThread("audiofuse-model", self)
+        self._jobs.job_done.connect(self._on_job_done)
+        self._ids = itertools.count(1)
+        self._batches = itertools.count(1)
+        self._classifier: Any = None
+        self._info: ModelInfo | None = None
+        self._error: str | None = None
+        self._loading_job: int | None = None
+        self._current: tuple[int, Request] | None = None  # (job, request) being classified
+        self._discard: set[int] = set()  # request ids whose result comes back cancelled
+        self._pending: deque[Request] = deque()
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self._info
+
+    @property
+    def model_error(self) -> str | None:
+        return self._error
+
+    @property
+    def loading(self) -> bool:
+        return self._loading_job is not None
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending) + (1 if self._current is not None else 0)
+
+    @property
+    def busy(self) -> bool:
+        return self._loading_job is not None or self.pending_count > 0
+
+    # -- commands ----------------------------------------------------------------------------
+    def load_model(self, path: str | Path | None = None) -> None:
+        """Load ``path`` (None: the bundled model) on the model thread; the newest call wins."""
+        model_path = None if path is None else Path(path)
+        self._classifier = None
+        self._info = None
+        self._error = None
+        self._loading_job = self._jobs.submit(lambda: _load_classifier(model_path))
+        if model_path is None:
+            from audiofuse_core.resources import default_model_path
+
+            model_path = default_model_path()
+        self.model_loading.emit(str(model_path))
+
+    def new_batch(self) -> int:
+        """A number to group the requests of one batch (for cancelling)."""
+        return next(self._batches)
+
+    def classify(self, path: str | Path, *, batch: int | None = None,
+                 front: bool = False) -> Request:
+        """Queue ``path``; ``front`` puts it ahead of waiting batch recordings."""
+        request = Request(next(self._ids), Path(path), batch)
+        if front:
+            self._pending.appendleft(request)
+        else:
+            self._pending.append(request)
+        QTimer.singleShot(0, self._dispatch)  # signals never fire inside this call
+        return request
+
+    def cancel(self, batch: int | None = None) -> int:
+        """Cancel the batch ``batch`` (every batch when None); returns how many were cancelled.
+
+        The recording on screen (``batch`` None) is never cancelled by this.
+        """
+        def selected(request: Request) -> bool:
+            return request.batch is not None and (batch is None or request.batch == batch)
+
+        dropped = [r for r in self._pending if selected(r)]
+        self._pending = deque(r for r in self._pending if not selected(r))
+        if self._current is not None and selected(self._current[1]):
+            self._discard.add(self._current[1].id)
+            dropped.insert(0, self._current[1])
+        for request in dropped:
+            if request.id not in self._discard:
+                self.request_cancelled.emit(request)
+        self._emit_idle_if_done()
+        return len(dropped)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Drop what waits and end the model thread (waits for the job it is running)."""
+        self._pending.clear()
+        self._current = None
+        return self._jobs.stop(timeout_ms)
+
+    # -- the queue ----------------------------------------------------------------------------
+    @Slot()
+    def _dispatch(self) -> None:
+        if self._current is not None or self._loading_job is not None or not self._pending:
+            return
+        if self._classifier is None:
+            if self._error is not None:
+                reason = f"not classified: the model could not be loaded ({self._error})"
+                while self._pending:
+                    self.prediction_failed.emit(self._pending.popleft(), reason)
+                self._emit_idle_if_done()
+            return
+        request = self._pending.popleft()
+        classifier = self._classifier
+        job = self._jobs.submit(lambda: classifier.predict_file(request.path))
+        self._current = (job, request)
+        self.prediction_started.emit(request)
+
+    @Slot(int, object, object)
+    def _on_job_done(self, job: int, result: Any, error: JobError | None) -> None:
+        if job == self._loading_job:
+            self._loading_job = None
+            if error is not None:
+                self._error = describe_error(error, "loading the model")
+                log.warning("model not loaded: %s", self._error)
+                self.model_failed.emit(self._error)
+            else:
+                self._classifier, self._info = result
+                log.info("model %s (%s) ready in %.1f s", self._info.name, self._info.version,
+                         self._info.load_seconds)
+                self.model_ready.emit(self._info)
+            self._dispatch()
+            return
+        if self._current is None or job != self._current[0]:
+            return  # a superseded model load
+        request = self._current[1]
+        self._current = None
+        if request.id in self._discard:
+            self._discard.discard(request.id)
+            self.request_cancelled.emit(request)
+        elif error is not None:
+            self.prediction_failed.emit(request, describe_error(error, "classifying"))
+        else:
+            self.prediction_ready.emit(request, result)
+        self._dispatch()
+        self._emit_idle_if_done()
+
+    def _emit_idle_if_done(self) -> None:
+        if self._current is None and not self._pending and self._loading_job is None:
+            self.idle.emit()

@@ -1,0 +1,189 @@
+"""The result panel: the answer for the recording on screen, in words, colour and numbers.
+
+It shows the verdict (Normal / Abnormal, or Poor quality when the core's quality gate refused the
+recording: then the reason and no probability, as :class:`~audiofuse_core.inference.Prediction`
+asks), the probability of "abnormal" against the model's threshold on a bar, the model's name
+and version, the recording's duration and the rate the model used, and the line "Decision support
+only: not a diagnosis." The signal-quality fields (``quality``, ``heart_rate_bpm``) are read with
+``getattr`` so that a Prediction without them still shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from .colours import ABNORMAL, ERROR, NORMAL, REFUSED
+
+DISCLAIMER = "Decision support only: not a diagnosis."
+VERDICTS = {"normal": ("Normal", NORMAL), "abnormal": ("Abnormal", ABNORMAL)}
+
+
+def verdict_of(prediction) -> tuple[str, str]:
+    """(words, colour) for a prediction's label; anything else is a refused recording."""
+    return VERDICTS.get(prediction.label, ("Poor quality: record again", REFUSED))
+
+
+def quality_reason(prediction) -> str | None:
+    quality = getattr(prediction, "quality", None)
+    reason = getattr(quality, "reason", "") if quality is not None else ""
+    return reason or None
+
+
+class ProbabilityBar(QWidget):
+    """A 0-1 bar filled to the probability, with the threshold marked."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.probability: float | None = None
+        self.threshold = 0.5
+        self.colour = QColor(REFUSED)
+        self.setMinimumHeight(34)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(240, 34)
+
+    def set_value(self, probability: float | None, threshold: float, colour: str) -> None:
+        self.probability = probability
+        self.threshold = threshold
+        self.colour = QColor(colour)
+        self.update()
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        bar = QRectF(1, 4, self.width() - 2, 16)
+        painter.setPen(QPen(QColor("#9ca3af"), 1))
+        painter.setBrush(QColor("#f3f4f6"))
+        painter.drawRoundedRect(bar, 3, 3)
+        if self.probability is not None:
+            filled = QRectF(bar.left(), bar.top(), bar.width() * self.probability, bar.height())
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.colour)
+            painter.drawRoundedRect(filled, 3, 3)
+        x = bar.left() + bar.width() * self.threshold
+        painter.setPen(QPen(QColor("#111827"), 2))
+        painter.drawLine(int(x), int(bar.top()) - 3, int(x), int(bar.bottom()) + 3)
+        font = painter.font()
+        font.setPointSizeF(max(font.pointSizeF() * 0.8, 7))
+        painter.setFont(font)
+        painter.setPen(QColor("#374151"))
+        painter.drawText(QRectF(bar.left(), bar.bottom() + 1, 40, 13),
+                         Qt.AlignmentFlag.AlignLeft, "0")
+        painter.drawText(QRectF(bar.right() - 40, bar.bottom() + 1, 40, 13),
+                         Qt.AlignmentFlag.AlignRight, "1")
+        painter.drawText(QRectF(x - 60, bar.bottom() + 1, 120, 13),
+                         Qt.AlignmentFlag.AlignHCenter, f"threshold {self.threshold:.2f}")
+        painter.end()
+
+
+class ResultPanel(QWidget):
+    """The answer for one recording, or what is happening instead."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prediction = None
+        self.setMinimumWidth(260)
+        self.verdict = QLabel()
+        self.verdict.setObjectName("verdict")
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 2.0)
+        big.setBold(True)
+        self.verdict.setFont(big)
+        self.verdict.setWordWrap(True)
+        self.summary = QLabel()
+        self.summary.setObjectName("summary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.bar = ProbabilityBar()
+        self.details = QFormLayout()
+        self.details.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.fields: dict[str, QLabel] = {}
+        for key, label in (("file", "Recording"), ("duration", "Duration"),
+                           ("rate", "Sample rate"), ("heart_rate", "Heart rate"),
+                           ("quality", "Signal quality"), ("model", "Model")):
+            value = QLabel()
+            value.setObjectName(f"field_{key}")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[key] = value
+            self.details.addRow(label + ":", value)
+        self.disclaimer = QLabel(DISCLAIMER)
+        self.disclaimer.setObjectName("disclaimer")
+        self.disclaimer.setWordWrap(True)
+        self.disclaimer.setStyleSheet("color: #374151; font-style: italic;")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.bar)
+        layout.addSpacing(6)
+        layout.addLayout(self.details)
+        layout.addStretch(1)
+        layout.addWidget(self.disclaimer)
+        self.show_message("No recording open.")
+
+    # -- states ------------------------------------------------------------------------------
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """No answer to show: a state ("Classifying…") or a one-line reason (``error``)."""
+        self.prediction = None
+        self.verdict.setText("Not classified" if error else "")
+        self.verdict.setStyleSheet(f"color: {ERROR};" if error else "")
+        self.verdict.setVisible(error)
+        self.summary.setText(text)
+        self.summary.setStyleSheet(f"color: {ERROR};" if error else "color: #374151;")
+        self.bar.setVisible(False)
+        for key, value in self.fields.items():
+            if key not in ("file", "duration", "model"):
+                value.clear()
+
+    def show_recording(self, path: Path | None, duration: float | None,
+                       original_rate: int | None) -> None:
+        """What is known before the model answers."""
+        self.fields["file"].setText(path.name if path is not None else "")
+        self.fields["file"].setToolTip(str(path) if path is not None else "")
+        self.fields["duration"].setText(f"{duration:.1f} s" if duration is not None else "")
+        self.fields["rate"].setText(f"{original_rate} Hz (file)" if original_rate else "")
+
+    def show_model(self, name: str, version: str) -> None:
+        self.fields["model"].setText(f"{name}, version {version}")
+
+    def show_prediction(self, prediction) -> None:
+        """The answer for a recording."""
+        self.prediction = prediction
+        words, colour = verdict_of(prediction)
+        self.verdict.setText(words)
+        self.verdict.setStyleSheet(f"color: {colour};")
+        self.verdict.setVisible(True)
+        refused = prediction.label not in VERDICTS
+        reason = quality_reason(prediction)
+        if refused:
+            self.summary.setText((reason or "The recording is not good enough to classify.")
+                                 + " No normal/abnormal answer is given for it.")
+            self.summary.setStyleSheet("color: #374151;")
+            self.bar.setVisible(False)
+        else:
+            side = "at or above" if prediction.probability >= prediction.threshold else "below"
+            self.summary.setText(
+                f"Probability of abnormal {prediction.probability:.2f}, {side} the model's "
+                f"threshold of {prediction.threshold:.2f}.")
+            self.summary.setStyleSheet("color: #111827;")
+            self.bar.set_value(prediction.probability, prediction.threshold, colour)
+            self.bar.setVisible(True)
+        path = getattr(prediction, "path", None)
+        self.show_recording(Path(path) if path else None, prediction.duration,
+                            prediction.original_rate)
+        self.fields["rate"].setText(f"analysed at {prediction.sample_rate} Hz "
+                                    f"(file {prediction.original_rate} Hz)")
+        heart_rate = getattr(prediction, "heart_rate_bpm", None)
+        self.fields["heart_rate"].setText(f"{heart_rate:.0f} beats per minute"
+                                          if heart_rate is not None else "not measured")
+        if getattr(prediction, "quality", None) is None:
+            self.fields["quality"].setText("not assessed")
+        else:
+            self.fields["quality"].setText(reason or "acceptable")
+        self.show_model(prediction.model_name, prediction.model_version)

@@ -1,0 +1,91 @@
+"""What the program remembers between sessions, in QSettings: window layout, recent files,
+the folder last used, the model file and the output device (by name).
+
+Patient details typed for a report are never stored. Tests give each test its own settings file
+with ``QSettings.setPath`` (see tests/app/conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "AudioFuse"
+APPLICATION = "AudioFuse"
+MAX_RECENT = 10
+
+
+class Settings:
+    """Typed access to the program's QSettings."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qsettings = settings or QSettings(QSettings.Format.IniFormat,
+                                               QSettings.Scope.UserScope, ORGANIZATION,
+                                               APPLICATION)
+
+    # -- recent files ------------------------------------------------------------------------
+    def recent_files(self) -> list[Path]:
+        """Recently opened recordings, newest first (ones since deleted are left out)."""
+        raw = self.qsettings.value("recent/files", [])
+        if isinstance(raw, str):  # QSettings returns a one-item list as a string
+            raw = [raw]
+        return [Path(p) for p in (raw or []) if p and Path(p).is_file()]
+
+    def add_recent(self, path: str | Path) -> list[Path]:
+        path = Path(path).resolve()
+        files = [path] + [p for p in self.recent_files() if p != path]
+        files = files[:MAX_RECENT]
+        self.qsettings.setValue("recent/files", [str(p) for p in files])
+        return files
+
+    def clear_recent(self) -> None:
+        self.qsettings.setValue("recent/files", [])
+
+    # -- places and devices --------------------------------------------------------------------
+    def _text(self, key: str) -> str | None:
+        value = self.qsettings.value(key)
+        return str(value) if value else None
+
+    @property
+    def last_folder(self) -> Path | None:
+        value = self._text("paths/last_folder")
+        return Path(value) if value else None
+
+    @last_folder.setter
+    def last_folder(self, folder: str | Path) -> None:
+        self.qsettings.setValue("paths/last_folder", str(folder))
+
+    @property
+    def model_path(self) -> Path | None:
+        """The model file chosen by the user (None: the bundled model)."""
+        value = self._text("model/path")
+        return Path(value) if value else None
+
+    @model_path.setter
+    def model_path(self, path: str | Path | None) -> None:
+        self.qsettings.setValue("model/path", "" if path is None else str(path))
+
+    @property
+    def output_device(self) -> str | None:
+        return self._text("playback/output_device")
+
+    @output_device.setter
+    def output_device(self, name: str | None) -> None:
+        self.qsettings.setValue("playback/output_device", name or "")
+
+    # -- window layout -------------------------------------------------------------------------
+    def window_geometry(self) -> QByteArray | None:
+        value = self.qsettings.value("window/geometry")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self.qsettings.value("window/state")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.qsettings.setValue("window/geometry", geometry)
+        self.qsettings.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self.qsettings.sync()

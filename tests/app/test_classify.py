@@ -1,0 +1,140 @@
+"""Classifying the recording on screen: off the GUI thread, the result panel, the strip."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QThread, QTimer
+
+from app.result_panel import DISCLAIMER
+
+from .conftest import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, open_and_classify
+
+
+def test_result_panel_shows_the_answer_and_its_context(qtbot, window, abnormal_wav):
+    prediction = open_and_classify(qtbot, window, abnormal_wav)
+    panel = window.result_panel
+    assert prediction is not None and prediction.path.name == abnormal_wav.name
+    words = {"normal": "Normal", "abnormal": "Abnormal"}.get(prediction.label,
+                                                              "Poor quality: record again")
+    assert panel.verdict.text() == words
+    assert panel.verdict.isVisible()
+    info = window.runner.model_info
+    assert panel.fields["model"].text() == f"{info.name}, version {info.version}"
+    assert panel.fields["model"].text() == "test-untrained, version test"
+    assert panel.fields["duration"].text() == f"{prediction.duration:.1f} s" == "12.8 s"
+    assert panel.fields["rate"].text() == "analysed at 2000 Hz (file 2000 Hz)"
+    assert panel.disclaimer.text() == DISCLAIMER == "Decision support only: not a diagnosis."
+    if prediction.label in ("normal", "abnormal"):
+        assert f"{prediction.probability:.2f}" in panel.summary.text()
+        assert f"threshold of {prediction.threshold:.2f}" in panel.summary.text()
+        assert panel.bar.isVisible() and panel.bar.probability == prediction.probability
+        assert panel.bar.threshold == prediction.threshold == 0.5
+    else:  # the quality gate refused it: the reason, no probability
+        assert not panel.bar.isVisible()
+        assert prediction.quality.reason in panel.summary.text()
+
+
+def test_strip_has_one_tile_per_window_under_the_waveform(qtbot, window, abnormal_wav):
+    prediction = open_and_classify(qtbot, window, abnormal_wav)
+    view = window.view
+    assert view.strip.tile_count == len(prediction.window_probabilities) > 1
+    # the tile under the middle of each window is that window's probability
+    for start, p in zip(prediction.window_starts[:-1], prediction.window_probabilities[:-1]):
+        centre = start + prediction.window_seconds / 2
+        assert view.strip.probability_at(centre) == pytest.approx(p)
+    # aligned: the three plots show the same time range, and the strip sits under the waveform
+    ranges = [plot.vb.viewRange()[0] for plot in view.plots]
+    assert ranges[0] == pytest.approx(ranges[1]) and ranges[0] == pytest.approx(ranges[2])
+    wave_rect = view.waveform.vb.sceneBoundingRect()
+    strip_rect = view.strip.vb.sceneBoundingRect()
+    spec_rect = view.spectrogram.vb.sceneBoundingRect()
+    assert wave_rect.bottom() <= strip_rect.top() and strip_rect.bottom() <= spec_rect.top()
+    assert wave_rect.left() == strip_rect.left() == spec_rect.left()
+    assert wave_rect.width() == strip_rect.width() == spec_rect.width()
+
+
+def test_model_loads_after_the_window_is_shown_and_the_gui_never_waits(
+        qtbot, make_window, untrained_model_path, normal_wav):
+    window = make_window(untrained_model_path)
+    assert window.isVisible() and window.runner.model_info is None
+    moments = {}
+    window.recording_shown.connect(lambda _d: moments.setdefault("shown", time.perf_counter()))
+    window.recording_shown.connect(
+        lambda _d: moments.setdefault("panel", window.result_panel.summary.text()))
+    window.runner.model_ready.connect(lambda _i: moments.setdefault("model", time.perf_counter()))
+    window.start([normal_wav])
+    # start() returned at once: the model loads on the model thread
+    assert window.runner.loading and window.runner.model_info is None
+    qtbot.waitUntil(lambda: window.result_panel.prediction is not None, timeout=MODEL_TIMEOUT_MS)
+    # the recording was drawn while the model was still loading, and said so
+    assert moments["shown"] < moments["model"]
+    assert moments["panel"].startswith("Classifying as soon as the model is loaded")
+    assert window.runner.model_info.name == "test-untrained"
+    assert window.result_panel.prediction.path.name == normal_wav.name
+
+
+class _Heartbeat(QObject):
+    """Measures how late a 10 ms timer on the GUI thread fires: the event loop's stalls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gaps: list[float] = []
+        self.last = time.perf_counter()
+        self.timer = QTimer(self)
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._beat)
+        self.timer.start()
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self.last)
+        self.last = now
+
+
+def test_classifying_a_batch_runs_off_the_gui_thread(qtbot, window, recordings_folder):
+    seen_threads = []
+    window.runner._jobs._worker.done.connect(
+        lambda *_: seen_threads.append(QThread.currentThread().objectName()))
+    beat = _Heartbeat()
+    with qtbot.waitSignal(window.batch_finished, timeout=RESULT_TIMEOUT_MS * 3):
+        window.open_paths([recordings_folder])
+    beat.timer.stop()
+    rows = window.batch_panel.rows
+    assert len(rows) == 14 and all(r.status == "done" for r in rows)
+    # The worker's signals are emitted on the model thread, never on the GUI thread
+    assert set(seen_threads) == {"audiofuse-model"}
+    # The event loop kept turning while 14 recordings were classified: the generous bound
+    # catches a model call on the GUI thread (hundreds of ms per recording); the benchmark
+    # (bench/bench_app.py) measures the real figure.
+    gaps = np.asarray(beat.gaps)
+    assert len(gaps) > 20
+    assert np.percentile(gaps, 99) < 0.5, f"p99 gap {np.percentile(gaps, 99):.3f} s"
+
+
+def test_missing_model_is_said_plainly_and_files_still_open(qtbot, make_window, tmp_path,
+                                                            normal_wav):
+    window = make_window(tmp_path / "no-such-model.keras")
+    with qtbot.waitSignal(window.runner.model_failed, timeout=MODEL_TIMEOUT_MS) as failed:
+        window.start([])
+    assert "no-such-model.keras" in failed.args[0]
+    assert window.model_status.text() == "Model: not available"
+    with qtbot.waitSignal(window.recording_shown, timeout=RESULT_TIMEOUT_MS):
+        window.open_paths([normal_wav])
+    qtbot.waitUntil(lambda: "could not be loaded" in window.result_panel.summary.text(),
+                    timeout=RESULT_TIMEOUT_MS)
+    assert window.view.has_recording
+    assert window.result_panel.verdict.text() == "Not classified"
+
+
+def test_model_card_dialog_shows_the_models_card(qtbot, window):
+    window.actions["model_card"].trigger()
+    dialog = window.model_card_dialog
+    qtbot.waitExposed(dialog)
+    from PySide6.QtWidgets import QTextBrowser
+
+    text = dialog.findChild(QTextBrowser).toPlainText()
+    assert "Model card: test-untrained" in text and "Known limits" in text
+    dialog.close()
