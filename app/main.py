@@ -20,10 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from audiofuse_core import __version__
+from audiofuse_core.resources import icon_path
 
+from .advanced.singletons import make_singletons_immortal
 from .errors import ErrorReporter, setup_logging
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANIZATION, Settings
@@ -112,11 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    make_singletons_immortal()  # PySide6 6.12.0 on Python 3.11: see app/advanced/singletons.py
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "audiofuse"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("AudioFuse")
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(QIcon(str(icon_path(256))))
     log_path = setup_logging()
     reporter = ErrorReporter(log_path, app)
     reporter.install()

@@ -153,11 +153,14 @@ class MainWindow(QMainWindow):
             "clear_selection": view.clear_selection, "cancel": self.cancel_batch,
             "choose_model": self.ask_model_file, "model_card": self.show_model_card,
             "shortcuts": self.show_shortcuts, "about": self.show_about,
+            "advanced": self.open_advanced,
+            "example_normal": lambda: self.open_example("normal"),
+            "example_abnormal": lambda: self.open_example("abnormal"),
         }
 
     def _build_menus(self) -> None:
         menus = {}
-        for name in ("File", "View", "Playback", "Analysis", "Help"):
+        for name in ("File", "View", "Playback", "Analysis", "Tools", "Help"):
             menus[name] = self.menuBar().addMenu("&" + name)
         self.recent_menu = None
         for command in shortcuts.COMMANDS:
@@ -167,7 +170,7 @@ class MainWindow(QMainWindow):
                 self.recent_menu.setObjectName("recent_menu")
                 self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
                 menu.addSeparator()
-            if command.id == "quit":
+            if command.id in ("quit", "shortcuts"):
                 menu.addSeparator()
             menu.addAction(self.actions[command.id])
         self.device_menu = menus["Playback"].addMenu("Output &device")
@@ -209,7 +212,14 @@ class MainWindow(QMainWindow):
         self.batch_panel.export_requested.connect(self.ask_export_csv)
 
     def start(self, paths: list[str | Path] | None = None) -> None:
-        """After the window is shown: load the model, look for an output device, open files."""
+        """After the window is shown: load the model, look for an output device, open files.
+
+        The model is the one given (command line or "Use another model file"), else the active
+        model of the Advanced panel's library (the bundled model until the user activates
+        another): one place decides, so the panel and the window never disagree.
+        """
+        if self.model_path is None:
+            self.model_path = self._library_model()
         self.runner.load_model(self.model_path)
         self.player.check_device()
         if paths:
@@ -333,12 +343,25 @@ class MainWindow(QMainWindow):
                           "AudioFuse models (*.keras)", QFileDialog.AcceptMode.AcceptOpen,
                           lambda files: self.use_model(files[0]))
 
-    def use_model(self, path: Path | None) -> None:
+    @staticmethod
+    def _library_model() -> Path | None:
+        """The library's active model (None: the bundled model, as the runner defaults)."""
+        from .advanced import active_model_path
+
+        try:
+            return active_model_path()
+        except (OSError, ValueError) as exc:  # an unreadable library.json: say so, go on
+            log.warning("the model library could not be read (%s); using the bundled model",
+                        exc)
+            return None
+
+    def use_model(self, path: Path | None, *, remember: bool = True) -> None:
         """Classify with ``path`` from now on (None: the bundled model); reclassify the
-        recording on screen.
+        recording on screen. ``remember=False`` (the Advanced panel activated a model): the
+        library's active model rules from now on, and a file chosen earlier is forgotten.
         """
         self.model_path = path
-        self.settings.model_path = path
+        self.settings.model_path = path if remember else None
         self.results.clear()
         self.runner.load_model(path)
         if self.current_path is not None:
@@ -403,6 +426,29 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(dialog.deleteLater)
         self.model_card_dialog = dialog
         dialog.open()
+
+    def open_advanced(self) -> None:
+        """Open (or bring forward) the Advanced panel: training, evaluation, model library."""
+        panel = getattr(self, "advanced_panel", None)
+        if panel is not None and panel.isVisible():
+            panel.raise_()
+            panel.activateWindow()
+            return
+        from .advanced import open_advanced_panel
+
+        self.advanced_panel = open_advanced_panel(
+            self, model_activated=lambda path: self.use_model(Path(path), remember=False))
+
+    def open_example(self, label: str) -> None:
+        """Open the bundled example recording whose reference label is ``label``."""
+        from audiofuse_core.resources import example_recordings
+
+        for path in example_recordings():
+            if path.name.startswith(label + "-"):
+                self.open_paths([path])
+                return
+        self._show_banner(f"The example recording of a {label} heart is missing from this "
+                          "installation (resources/examples).")
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About AudioFuse", ABOUT_TEXT)
@@ -642,6 +688,12 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: self.open_paths(paths))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        panel = getattr(self, "advanced_panel", None)
+        if panel is not None and not panel.confirm_close():
+            event.ignore()  # the user keeps the training running, and the program open
+            return
+        if panel is not None:
+            panel.close()
         self.player.stop()
         self.runner.cancel()
         self.settings.save_window(self.saveGeometry(), self.saveState())

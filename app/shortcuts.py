@@ -84,6 +84,13 @@ COMMANDS: tuple[Command, ...] = (
             "Classify with another AudioFuse model file"),
     Command("model_card", "Analysis", "About the &model…",
             "What the model is for, how it was trained and validated"),
+    Command("advanced", "Tools", "&Advanced: train, evaluate and manage models…",
+            "Retrain the model on your own labelled recordings, evaluate it, choose the active "
+            "model", ("Ctrl+Shift+A",)),
+    Command("example_normal", "Help", "Open example: &normal heart",
+            "Open the bundled recording of a normal heart (PhysioNet 2016)"),
+    Command("example_abnormal", "Help", "Open example: &abnormal heart",
+            "Open the bundled recording of an abnormal heart (PhysioNet 2016)"),
     Command("shortcuts", "Help", "&Keyboard and mouse shortcuts", "This list", ("F1",)),
     Command("about", "Help", "&About AudioFuse", "Version and licences"),
 )

@@ -27,6 +27,7 @@ def isolated_settings(qapp, tmp_path, monkeypatch) -> Settings:
     qapp.setOrganizationName(ORGANIZATION)
     qapp.setApplicationName(APPLICATION)
     monkeypatch.setenv("AUDIOFUSE_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("AUDIOFUSE_DATA_DIR", str(tmp_path / "data"))  # the model library
     return Settings()
 
 
