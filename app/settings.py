@@ -1,5 +1,6 @@
 """What the program remembers between sessions, in QSettings: window layout, recent files,
-the folder last used, the model file and the output device (by name).
+the folder last used, the model file, the output device and the input device (by name), the
+recording rate, the recordings folder and the automatic stop.
 
 Patient details typed for a report are never stored. Tests give each test its own settings file
 with ``QSettings.setPath`` (see tests/app/conftest.py).
@@ -9,11 +10,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 ORGANIZATION = "AudioFuse"
 APPLICATION = "AudioFuse"
 MAX_RECENT = 10
+DEFAULT_AUTO_STOP_S = 15.0
+RECORDINGS_FOLDER_NAME = "AudioFuse recordings"
+
+
+def default_recordings_folder() -> Path:
+    """The folder "AudioFuse recordings" in the user's Documents folder (or in the program's
+    data folder where there is no Documents folder).
+    """
+    for location in (QStandardPaths.StandardLocation.DocumentsLocation,
+                     QStandardPaths.StandardLocation.AppDataLocation):
+        folder = QStandardPaths.writableLocation(location)
+        if folder:
+            return Path(folder) / RECORDINGS_FOLDER_NAME
+    return Path.home() / RECORDINGS_FOLDER_NAME
 
 
 class Settings:
@@ -73,6 +88,57 @@ class Settings:
     @output_device.setter
     def output_device(self, name: str | None) -> None:
         self.qsettings.setValue("playback/output_device", name or "")
+
+    # -- recording ---------------------------------------------------------------------------
+    @property
+    def input_device(self) -> str | None:
+        """The input device (stethoscope) chosen last, by name; None: the system's default."""
+        return self._text("recording/input_device")
+
+    @input_device.setter
+    def input_device(self, name: str | None) -> None:
+        self.qsettings.setValue("recording/input_device", name or "")
+
+    @property
+    def input_samplerate(self) -> int:
+        """The recording rate chosen last in Hz; 0 means the device's own rate."""
+        try:
+            return max(0, int(self.qsettings.value("recording/samplerate", 0)))
+        except (TypeError, ValueError):
+            return 0
+
+    @input_samplerate.setter
+    def input_samplerate(self, rate: int) -> None:
+        self.qsettings.setValue("recording/samplerate", int(rate))
+
+    @property
+    def recordings_folder(self) -> Path:
+        """Where recordings are saved (default: "AudioFuse recordings" in the user's
+        Documents folder, else in the program's data folder).
+        """
+        value = self._text("recording/folder")
+        return Path(value) if value else default_recordings_folder()
+
+    @recordings_folder.setter
+    def recordings_folder(self, folder: str | Path | None) -> None:
+        self.qsettings.setValue("recording/folder", "" if folder is None else str(folder))
+
+    @property
+    def auto_stop(self) -> tuple[bool, float]:
+        """(on, seconds) of the automatic stop; (True, 15 s) by default."""
+        on = str(self.qsettings.value("recording/auto_stop", "true")).lower() in ("true", "1")
+        try:
+            seconds = float(self.qsettings.value("recording/auto_stop_seconds",
+                                                 DEFAULT_AUTO_STOP_S))
+        except (TypeError, ValueError):
+            seconds = DEFAULT_AUTO_STOP_S
+        return on, seconds if seconds > 0 else DEFAULT_AUTO_STOP_S
+
+    @auto_stop.setter
+    def auto_stop(self, value: tuple[bool, float]) -> None:
+        on, seconds = value
+        self.qsettings.setValue("recording/auto_stop", "true" if on else "false")
+        self.qsettings.setValue("recording/auto_stop_seconds", float(seconds))
 
     # -- window layout -------------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:

@@ -6,6 +6,7 @@ subsets (with classes balanced within each subset, as our training does) and one
 subset. If the pooled classifier is much worse within a subset than the per-subset one, pooling
 the devices hurts; if both beat the network, the network under-learns.
 
+    .venv/bin/pip install -e '.[bench]'      # scikit-learn, for this script only
     .venv/bin/python bench/feature_baseline.py resources/models/audiofuse-default.keras
 """
 
