@@ -11,3 +11,7 @@ CURSOR = "#7c3aed"
 PLAYHEAD = "#d97706"
 SELECTION = (124, 58, 237, 40)
 CROSSHAIR = "#64748b"
+# Heart-cycle markers: Okabe and Ito's blue and reddish purple, apart for colour-blind readers
+# and from the normal/abnormal pair; the lane (S1 above S2) and its name say the same.
+S1 = "#0072b2"
+S2 = "#cc79a7"

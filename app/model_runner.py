@@ -15,25 +15,37 @@ The runner submits one recording at a time and the next only when the previous o
 back, so only one model job runs at a time and a recording the user opens can go to the front of
 the queue, ahead of a batch. Cancelling drops the waiting recordings of the batches; the one being
 classified finishes (a fraction of a second) and its result is discarded.
+
+:meth:`ModelRunner.explain` queues the other kind of job, an occlusion map of what drove the
+result (:func:`audiofuse_core.explain.occlusion_map`, seconds to tens of seconds), with the same
+model, at the front of the queue. Its progress reaches the GUI thread through a small relay
+object (a queued signal; the model thread never calls a runner slot). It is stopped within one
+segment of the map (well under a second) by :meth:`~ModelRunner.cancel_explanation`, by a newer
+request to explain, and by :meth:`~ModelRunner.shutdown`; a stopped map is discarded, never shown
+in part.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from audiofuse_core.errors import AudioFuseError
 
 from .job_thread import JobError, JobThread
 
 log = logging.getLogger(__name__)
+
+CLASSIFY = "classify"
+EXPLAIN = "explain"
 
 
 @dataclass(frozen=True)
@@ -53,11 +65,12 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Request:
-    """One recording to classify; ``batch`` is None for the recording on screen."""
+    """One recording to classify (or explain); ``batch`` is None for the recording on screen."""
 
     id: int
     path: Path
     batch: int | None = None
+    kind: str = CLASSIFY  # CLASSIFY or EXPLAIN
 
 
 def describe_error(error: JobError, what: str) -> str:
@@ -91,8 +104,24 @@ def _load_classifier(path: Path | None) -> tuple[Any, ModelInfo]:
     return classifier, info
 
 
+def _explain(classifier: Any, path: Path, progress, should_stop) -> Any:
+    # NB: runs on the model thread; ``progress`` only emits a queued signal.
+    from audiofuse_core.explain import occlusion_map
+
+    return occlusion_map(classifier, classifier.load(path), progress=progress,
+                         should_stop=should_stop)
+
+
+class _ProgressRelay(QObject):
+    """Carries an explanation's progress from the model thread to the runner's slot."""
+
+    progress = Signal(int, float)  # request id, fraction done
+
+
 class ModelRunner(QObject):
-    """Loads a model and classifies recordings, one at a time, on the model thread."""
+    """Loads a model and classifies or explains recordings, one at a time, on the model
+    thread.
+    """
 
     model_loading = Signal(str)  # the model file
     model_ready = Signal(object)  # ModelInfo
@@ -101,6 +130,10 @@ class ModelRunner(QObject):
     prediction_ready = Signal(object, object)  # Request, Prediction
     prediction_failed = Signal(object, str)  # Request, one-line reason
     request_cancelled = Signal(object)  # Request
+    explanation_started = Signal(object)  # Request
+    explanation_progress = Signal(object, float)  # Request, fraction done
+    explanation_ready = Signal(object, object)  # Request, OcclusionMap
+    explanation_failed = Signal(object, str)  # Request, one-line reason
     idle = Signal()  # nothing classifying, nothing waiting
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -116,6 +149,10 @@ class ModelRunner(QObject):
         self._current: tuple[int, Request] | None = None  # (job, request) being classified
         self._discard: set[int] = set()  # request ids whose result comes back cancelled
         self._pending: deque[Request] = deque()
+        self._stops: dict[int, threading.Event] = {}  # explanation id -> its stop flag
+        self._relay = _ProgressRelay(self)
+        self._relay.progress.connect(self._on_explanation_progress,
+                                     Qt.ConnectionType.QueuedConnection)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -142,6 +179,7 @@ class ModelRunner(QObject):
     def load_model(self, path: str | Path | None = None) -> None:
         """Load ``path`` (None: the bundled model) on the model thread; the newest call wins."""
         model_path = None if path is None else Path(path)
+        self.cancel_explanation()  # a map of the previous model would be stale
         self._classifier = None
         self._info = None
         self._error = None
@@ -167,6 +205,37 @@ class ModelRunner(QObject):
         QTimer.singleShot(0, self._dispatch)  # signals never fire inside this call
         return request
 
+    def explain(self, path: str | Path) -> Request:
+        """Queue an occlusion map of ``path`` at the front (a waiting or running one is
+        cancelled first: the newest request wins).
+        """
+        self.cancel_explanation()
+        request = Request(next(self._ids), Path(path), None, EXPLAIN)
+        self._stops[request.id] = threading.Event()
+        self._pending.appendleft(request)
+        QTimer.singleShot(0, self._dispatch)
+        return request
+
+    def cancel_explanation(self) -> bool:
+        """Stop the explanation waiting or running; returns whether there was one.
+
+        A running map stops after its current segment and its result is discarded;
+        :attr:`request_cancelled` is emitted for it when it comes back.
+        """
+        waiting = [r for r in self._pending if r.kind == EXPLAIN]
+        self._pending = deque(r for r in self._pending if r.kind != EXPLAIN)
+        for request in waiting:
+            self._stops.pop(request.id, None)
+            self.request_cancelled.emit(request)
+        running = self._current is not None and self._current[1].kind == EXPLAIN
+        if running:
+            request = self._current[1]
+            self._discard.add(request.id)
+            self._stops[request.id].set()
+        if waiting:
+            self._emit_idle_if_done()
+        return bool(waiting) or running
+
     def cancel(self, batch: int | None = None) -> int:
         """Cancel the batch ``batch`` (every batch when None); returns how many were cancelled.
 
@@ -190,6 +259,8 @@ class ModelRunner(QObject):
         """Drop what waits and end the model thread (waits for the job it is running)."""
         self._pending.clear()
         self._current = None
+        for stop in self._stops.values():  # a running map ends after its current segment
+            stop.set()
         return self._jobs.stop(timeout_ms)
 
     # -- the queue ----------------------------------------------------------------------------
@@ -201,11 +272,28 @@ class ModelRunner(QObject):
             if self._error is not None:
                 reason = f"not classified: the model could not be loaded ({self._error})"
                 while self._pending:
-                    self.prediction_failed.emit(self._pending.popleft(), reason)
+                    request = self._pending.popleft()
+                    if request.kind == EXPLAIN:
+                        self._stops.pop(request.id, None)
+                        self.explanation_failed.emit(request, reason)
+                    else:
+                        self.prediction_failed.emit(request, reason)
                 self._emit_idle_if_done()
             return
         request = self._pending.popleft()
         classifier = self._classifier
+        if request.kind == EXPLAIN:
+            stop = self._stops[request.id]
+            relay = self._relay
+
+            def progress(fraction: float) -> None:
+                relay.progress.emit(request.id, fraction)  # NB: on the model thread
+
+            job = self._jobs.submit(
+                lambda: _explain(classifier, request.path, progress, stop.is_set))
+            self._current = (job, request)
+            self.explanation_started.emit(request)
+            return
         job = self._jobs.submit(lambda: classifier.predict_file(request.path))
         self._current = (job, request)
         self.prediction_started.emit(request)
@@ -229,15 +317,29 @@ class ModelRunner(QObject):
             return  # a superseded model load
         request = self._current[1]
         self._current = None
-        if request.id in self._discard:
+        self._stops.pop(request.id, None)
+        if request.id in self._discard or (request.kind == EXPLAIN and error is None
+                                           and result is None):
             self._discard.discard(request.id)
             self.request_cancelled.emit(request)
+        elif request.kind == EXPLAIN:
+            if error is not None:
+                self.explanation_failed.emit(
+                    request, describe_error(error, "working out what drove the result"))
+            else:
+                self.explanation_ready.emit(request, result)
         elif error is not None:
             self.prediction_failed.emit(request, describe_error(error, "classifying"))
         else:
             self.prediction_ready.emit(request, result)
         self._dispatch()
         self._emit_idle_if_done()
+
+    @Slot(int, float)
+    def _on_explanation_progress(self, request_id: int, fraction: float) -> None:
+        current = self._current[1] if self._current is not None else None
+        if current is not None and current.id == request_id and request_id not in self._discard:
+            self.explanation_progress.emit(current, fraction)
 
     def _emit_idle_if_done(self) -> None:
         if self._current is None and not self._pending and self._loading_job is None:

@@ -7,6 +7,12 @@ below, and :mod:`app.navigation` computes every new range. The view also draws t
 playback starts), the selection (what playback plays), the playhead and a crosshair whose
 read-out gives time, amplitude, frequency and level.
 
+Once a recording is classified, its S1 and S2 are marked above the waveform
+(:mod:`app.cycle_markers`); on request, the occlusion map of what drove the result is drawn over
+the spectrogram (:mod:`app.occlusion_overlay`) with a caption under the plots that says what the
+colours mean, and shows the progress while the map is computed. The read-out then also names the
+heart-cycle phase and the map's value under the pointer.
+
 Everything here runs on the GUI thread; the data arrives prepared (:mod:`app.display_data`).
 """
 
@@ -16,16 +22,26 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QStackedLayout,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import navigation as nav
 from .colours import CROSSHAIR, CURSOR, PLAYHEAD, SELECTION
 from .display_data import DisplayData
+from .occlusion_overlay import caption, progress_caption
 from .probability_strip import ProbabilityStrip
 from .spectrogram_view import SpectrogramPlot
 from .waveform_view import WaveformPlot
 
 CLICK_TOLERANCE_PX = 3  # a drag shorter than this is a click
+LEFT_MARGIN_PX = 8  # the caption starts near the plots' axis
 
 PLACEHOLDER = ("Open a recording: File > Open (Ctrl+O), or drop recordings or a folder here.\n"
                "Several recordings are classified one after the other in a table.")
@@ -43,6 +59,7 @@ class RecordingView(QWidget):
     cursor_moved = Signal(float)
     selection_changed = Signal(object)  # (start, end) in s, or None
     readout_changed = Signal(str)
+    explanation_stop_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,12 +132,30 @@ class RecordingView(QWidget):
         self.placeholder.setWordWrap(True)
         self.placeholder.setStyleSheet("color: #4b5563; font-size: 15px;")
 
+        self.caption = QLabel()
+        self.caption.setObjectName("explanation_caption")
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setStyleSheet("color: #1f2937;")
+        self.stop_button = QToolButton()
+        self.stop_button.setObjectName("explanation_stop")
+        self.stop_button.setText("Stop")
+        self.stop_button.setToolTip("Stop working out what drove the result")
+        self.stop_button.clicked.connect(self.explanation_stop_requested)
+        self.caption_row = QWidget()
+        caption_layout = QHBoxLayout(self.caption_row)
+        caption_layout.setContentsMargins(LEFT_MARGIN_PX, 0, 4, 2)
+        caption_layout.addWidget(self.caption, 1)
+        caption_layout.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.caption_row.hide()
+
         plots_page = QWidget()
         plots_layout = QVBoxLayout(plots_page)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.setSpacing(2)
         plots_layout.addWidget(self.readout)
         plots_layout.addWidget(self.graphics, 1)
+        plots_layout.addWidget(self.caption_row)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.placeholder)
         self._stack.addWidget(plots_page)
@@ -144,6 +179,7 @@ class RecordingView(QWidget):
         for plot in (self.strip,):
             plot.vb.setLimits(xMin=0.0, xMax=max(data.duration, 1e-3))
         self.strip.clear_windows()
+        self.clear_explanation()
         self.selection = None
         self.playhead_s = None
         self._update_selection()
@@ -158,19 +194,57 @@ class RecordingView(QWidget):
         self.waveform.clear_signal()
         self.spectrogram.clear_spectrogram()
         self.strip.clear_windows()
+        self.clear_explanation()
         self.selection = None
         self.set_playhead(None)
         self._stack.setCurrentWidget(self.placeholder)
 
     def set_prediction(self, prediction) -> None:
-        """Draw the per-window probabilities of ``prediction`` (None clears the strip)."""
+        """Draw the per-window probabilities and the S1/S2 markers of ``prediction`` (None
+        clears them). A recording refused for its quality keeps its markers when the core
+        found heart cycles in it: they show what it could still see.
+        """
         if prediction is None or self.data is None:
             self.strip.clear_windows()
+            self.waveform.set_cycles(None)
             return
         self.strip.set_windows(prediction.window_starts, prediction.window_seconds,
                                prediction.window_probabilities, prediction.threshold,
                                self.data.duration,
                                refused=prediction.label not in ("normal", "abnormal"))
+        self.waveform.set_cycles(getattr(prediction, "cycles", None))
+
+    def set_markers_visible(self, visible: bool) -> None:
+        """Show or hide the heart-cycle markers (the setting is kept across recordings)."""
+        self.waveform.set_markers_visible(visible)
+
+    # -- what drove the result ---------------------------------------------------------------
+    @property
+    def explanation_shown(self) -> bool:
+        return self.spectrogram.occlusion_shown
+
+    def show_explanation_progress(self, fraction: float) -> None:
+        """Say that the map is being computed (``fraction`` done), with a Stop button."""
+        self.caption.setText(progress_caption(fraction))
+        self.stop_button.show()
+        self.caption_row.show()
+
+    def set_explanation(self, occlusion, *, refused: bool = False) -> None:
+        """Draw an occlusion map over the spectrogram, with its caption."""
+        self.spectrogram.set_occlusion(occlusion)
+        self.caption.setText(caption(occlusion, refused=refused))
+        self.stop_button.hide()
+        self.caption_row.show()
+
+    def set_explanation_visible(self, visible: bool) -> None:
+        """Show or hide the map drawn last (it is kept for this recording)."""
+        self.spectrogram.set_occlusion_visible(visible)
+        self.caption_row.setVisible(visible and self.spectrogram.overlay is not None)
+
+    def clear_explanation(self) -> None:
+        self.spectrogram.clear_occlusion()
+        self.caption.clear()
+        self.caption_row.hide()
 
     # -- navigation --------------------------------------------------------------------------
     def view_range(self) -> nav.TimeRange:
@@ -272,9 +346,15 @@ class RecordingView(QWidget):
         amplitude = self.waveform.amplitude_at(time_s)
         if amplitude is not None:
             parts.append(f"amplitude {amplitude:+.4f}")
+        phase = self.waveform.markers.state_at(time_s)
+        if phase is not None:
+            parts.append(phase)
         if plot is self.spectrogram and y is not None:
             level = self.spectrogram.level_at(time_s, y)
             parts.append(f"{y:.0f} Hz" + (f", {level:.0f} dB" if level is not None else ""))
+            drop = self.spectrogram.occlusion_at(time_s, y)
+            if drop is not None:
+                parts.append(f"removing this changes P(abnormal) by {-drop:+.3f}")
         probability = self.strip.probability_at(time_s)
         if probability is not None:
             parts.append(f"window P(abnormal) {probability:.2f}")

@@ -180,8 +180,13 @@ class ResultPanel(QWidget):
         self.fields["rate"].setText(f"analysed at {prediction.sample_rate} Hz "
                                     f"(file {prediction.original_rate} Hz)")
         heart_rate = getattr(prediction, "heart_rate_bpm", None)
-        self.fields["heart_rate"].setText(f"{heart_rate:.0f} beats per minute"
-                                          if heart_rate is not None else "not measured")
+        cycles = getattr(prediction, "cycles", None)
+        count = cycles.cycle_count if cycles is not None else 0
+        if heart_rate is None:
+            self.fields["heart_rate"].setText("not measured")
+        else:
+            found = f" (from {count} heart cycles)" if count else ""
+            self.fields["heart_rate"].setText(f"{heart_rate:.0f} beats per minute{found}")
         if getattr(prediction, "quality", None) is None:
             self.fields["quality"].setText("not assessed")
         else:

@@ -2,7 +2,9 @@
 
 The view computes nothing: :func:`audiofuse_core.features.display_spectrogram` made the dB image
 (see :mod:`app.display_data`); this draws it on the same time axis as the waveform, with the
-frequency axis in Hz up to the heart-sound band's top.
+frequency axis in Hz up to the heart-sound band's top. On request it also draws the occlusion map
+(:mod:`app.occlusion_overlay`) over it, with the spectrogram in grey so that the map's colours
+stand out.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from PySide6.QtCore import QRectF
 
 from audiofuse_core.features import Spectrogram
 
+from .occlusion_overlay import OcclusionOverlay
 from .time_viewbox import TimeViewBox, style_plot
 
 COLOUR_MAP = "viridis"  # perceptually uniform, readable in grey and by colour-blind readers
+# under the occlusion map: quiet light, loud dark, so the map's colours read on every level
+GREY_MAP = pg.ColorMap([0.0, 1.0], [(250, 250, 250), (55, 55, 60)])
 DYNAMIC_RANGE_DB = 60.0
 
 
@@ -31,9 +36,13 @@ class SpectrogramPlot(pg.PlotItem):
         self.addItem(self.image)
         self._spectrogram: Spectrogram | None = None
         self._rect = QRectF()
+        self._fmax = 1000.0
+        self.overlay: OcclusionOverlay | None = None
 
     def set_spectrogram(self, spectrogram: Spectrogram, *, fmax: float, duration: float) -> None:
+        self.clear_occlusion()
         self._spectrogram = spectrogram
+        self._fmax = fmax
         db = spectrogram.db
         times, freqs = spectrogram.times, spectrogram.frequencies
         hop = float(times[1] - times[0]) if len(times) > 1 else duration
@@ -49,8 +58,40 @@ class SpectrogramPlot(pg.PlotItem):
         self.setYRange(0.0, fmax, padding=0)
 
     def clear_spectrogram(self) -> None:
+        self.clear_occlusion()
         self._spectrogram = None
         self.image.clear()
+
+    # -- the occlusion map ---------------------------------------------------------------------
+    @property
+    def occlusion_shown(self) -> bool:
+        return self.overlay is not None and self.overlay.isVisible()
+
+    def set_occlusion(self, occlusion) -> None:
+        """Draw an :class:`~audiofuse_core.explain.OcclusionMap` over the spectrogram."""
+        self.clear_occlusion()
+        self.overlay = OcclusionOverlay(occlusion, fmax=self._fmax)
+        self.overlay.setZValue(3)
+        self.addItem(self.overlay, ignoreBounds=True)
+        self.set_occlusion_visible(True)
+
+    def set_occlusion_visible(self, visible: bool) -> None:
+        if self.overlay is not None:
+            self.overlay.setVisible(visible)
+        grey = visible and self.overlay is not None
+        self.image.setColorMap(GREY_MAP if grey else pg.colormap.get(COLOUR_MAP))
+
+    def clear_occlusion(self) -> None:
+        if self.overlay is not None:
+            self.removeItem(self.overlay)
+            self.overlay = None
+        self.image.setColorMap(pg.colormap.get(COLOUR_MAP))
+
+    def occlusion_at(self, time_s: float, frequency_hz: float) -> float | None:
+        """The occlusion map's probability drop at a time and frequency (None: none shown)."""
+        if not self.occlusion_shown:
+            return None
+        return self.overlay.drop_at(time_s, frequency_hz)
 
     def level_at(self, time_s: float, frequency_hz: float) -> float | None:
         """The level (dB re the recording's maximum) at a time and frequency, None outside."""
