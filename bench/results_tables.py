@@ -5,10 +5,18 @@
 Prints one row per model (overall and within training-a, -b, -e, -f, ROC-AUC with its 95 %
 bootstrap interval), then the mean and standard deviation over the models of each kind (the
 seeds), as Markdown.
+
+Model files stay out of git (runs/ is private to a session); ``--keep DIR`` writes each model's
+metadata as ``DIR/<file stem>.json``, and such JSON files are read like model files, so the table
+can be rebuilt after the models are gone:
+
+    .venv/bin/python bench/results_tables.py runs/*-s4?.keras --keep bench/results/seeds
+    .venv/bin/python bench/results_tables.py bench/results/seeds/*.json
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -22,15 +30,31 @@ def _auc(m: dict) -> str:
     return f"{m['roc_auc']:.3f} [{m['roc_auc_low']:.2f}, {m['roc_auc_high']:.2f}]"
 
 
-def main(paths: list[str]) -> int:
+def _metadata(path: str, keep: Path | None) -> dict:
     from audiofuse_core.modelfile import read_model_metadata
 
+    if path.endswith(".json"):
+        return json.loads(Path(path).read_text())
+    meta = read_model_metadata(path)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"{Path(path).stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def main(args: list[str]) -> int:
+    keep = None
+    if "--keep" in args:
+        at = args.index("--keep")
+        keep = Path(args[at + 1])
+        args = args[:at] + args[at + 2:]
+    paths = args
     rows: dict[str, list[dict]] = {}
     print("| model | seed | best epoch | minutes | ROC-AUC [95 % CI] | MCC | F1 abn. | accuracy | "
           + " | ".join(f"{s[-1]} ROC-AUC" for s in SUBSETS) + " | ECE before / after |")
     print("|---" * (9 + len(SUBSETS)) + "|")
     for path in paths:
-        meta = read_model_metadata(path)
+        meta = _metadata(path, keep)
         val = meta["validation"]
         overall, per = val["overall"], val["per_subset"]
         kind, seed = meta["kind"], meta["training"]["seed"]
