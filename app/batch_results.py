@@ -45,8 +45,8 @@ class BatchRow:
     @property
     def result_text(self) -> str:
         """The result in words, as the table shows it."""
-        if self.status == FAILED:
-            return "could not be read"
+        if self.status == FAILED:  # unreadable, or readable but not classifiable (too short)
+            return "Not classified"
         if self.label == "poor-quality":
             return "Poor quality"
         return (self.label or "").capitalize()

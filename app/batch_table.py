@@ -210,7 +210,7 @@ class BatchPanel(QWidget):
         finished = counts[DONE] + counts[FAILED] + counts[CANCELLED]
         text = f"{counts[DONE]} of {total} classified"
         if counts[FAILED]:
-            text += f", {counts[FAILED]} could not be read"
+            text += f", {counts[FAILED]} could not be classified"
         if counts[CANCELLED]:
             text += f", {counts[CANCELLED]} cancelled"
         self.progress_label.setText(text if total else "No recordings in the table.")

@@ -133,6 +133,9 @@ class ErrorReporter(QObject):
         open_folder = box.addButton("Open log folder", QMessageBox.ButtonRole.ActionRole)
         open_folder.clicked.connect(lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(self.log_path.parent))))
+        # With a second button Qt finds no escape button: Esc and the title bar's close would
+        # then do nothing.
+        box.setEscapeButton(QMessageBox.StandardButton.Ok)
         self.dialog = box
         box.open()  # not exec(): the event loop keeps running
         self.error_shown.emit(box)

@@ -608,6 +608,7 @@ class MainWindow(QMainWindow):
             self.batch_panel.update_row(row)
         if request.path == self.current_path and self.results.get(request.path) is None:
             self.result_panel.show_message(reason, error=True)
+            self._show_banner(reason)  # e.g. readable but too short: said where one looks
 
     def _on_request_cancelled(self, request: Request) -> None:
         row = self._row_of(request)

@@ -24,6 +24,7 @@ from .colours import ABNORMAL, NORMAL, REFUSED
 from .result_panel import DISCLAIMER, quality_reason, verdict_of
 
 RESOLUTION_DPI = 300
+CSS_DPI = 96  # the unit of sizes in Qt's rich text
 MARGIN_MM = 14.0
 IMAGE_URL = QUrl("report://views.png")
 
@@ -110,7 +111,9 @@ def _result_html(prediction) -> str:
 def report_html(fields_: ReportFields, prediction, metadata: dict[str, Any],
                 recording_path: Path | None, image_width: int, *,
                 created: datetime | None = None) -> str:
-    """The page as rich text (the image is ``IMAGE_URL``, ``image_width`` device pixels wide)."""
+    """The page as rich text (the image is ``IMAGE_URL``, ``image_width`` pixels of 1/96 inch
+    wide: Qt scales an image's HTML size to the paint device's resolution).
+    """
     created = created or datetime.now()
     rows = "".join(
         f'<tr><td style="color:#4b5563; padding-right:12px;">{label}</td>'
@@ -162,7 +165,9 @@ def write_report(path: str | Path, fields_: ReportFields, prediction, metadata: 
     document.documentLayout().setPaintDevice(writer)
     document.setTextWidth(width)
     document.setDocumentMargin(0)
-    image_width = width
+    # An <img width> counts in 1/96 inch, whatever the writer's resolution: the image filled
+    # three page widths and pushed the result and the disclaimer off the page before this.
+    image_width = int(width * CSS_DPI / writer.logicalDpiX())
     if not views.isNull():
         document.addResource(QTextDocument.ResourceType.ImageResource, IMAGE_URL, views)
     for _ in range(4):  # shrink the image until the page fits on one page
