@@ -50,15 +50,26 @@ class Spectrogram:
 def display_spectrogram(samples: np.ndarray, sample_rate: int, *, fmax: float = 1000.0,
                         window_seconds: float = 0.064, hop_seconds: float = 0.008,
                         top_db: float = 70.0) -> Spectrogram:
-    """A linear-frequency STFT spectrogram in dB (re the maximum) up to ``fmax`` Hz."""
-    import librosa
+    """A linear-frequency STFT spectrogram in dB (re the maximum) up to ``fmax`` Hz.
 
+    Plain numpy (a periodic Hann window, frames centred on ``k * hop`` with zero padding, as
+    librosa's ``stft(center=True)`` does): librosa's own STFT compiles numba code on its first
+    call, which cost a user's first recording 15-50 s on a fresh installation.
+    """
     samples = np.asarray(samples, dtype=np.float32)
     n_fft = int(2 ** np.ceil(np.log2(max(16, window_seconds * sample_rate))))
     hop = max(1, int(round(hop_seconds * sample_rate)))
-    stft = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=True)) ** 2
-    frequencies = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    half = n_fft // 2
+    padded = np.pad(samples, (half, half))
+    if len(padded) < n_fft:
+        padded = np.pad(padded, (0, n_fft - len(padded)))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    frequencies = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     keep = frequencies <= min(fmax, sample_rate / 2.0)
-    db = librosa.power_to_db(stft[keep], ref=np.max, top_db=top_db).astype(np.float32)
-    times = librosa.frames_to_time(np.arange(db.shape[1]), sr=sample_rate, hop_length=hop)
+    power = np.abs(np.fft.rfft(frames * window, axis=1)[:, keep].T) ** 2
+    db = 10.0 * np.log10(np.maximum(power, 1e-10))
+    db -= 10.0 * np.log10(max(float(power.max(initial=0.0)), 1e-10))
+    db = np.maximum(db, db.max(initial=0.0) - top_db).astype(np.float32)
+    times = np.arange(db.shape[1]) * hop / float(sample_rate)
     return Spectrogram(db=db, frequencies=frequencies[keep], times=times, sample_rate=sample_rate)
