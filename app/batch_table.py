@@ -78,7 +78,9 @@ class BatchModel(QAbstractTableModel):
             return (row.name.casefold(),
                     -1.0 if row.duration is None else row.duration,
                     _RESULT_ORDER.get(row.label or "", 3),
-                    -1.0 if row.probability is None else row.probability,
+                    # a refused recording shows no probability: it sorts with the blanks
+                    -1.0 if row.probability is None or row.label == "poor-quality"
+                    else row.probability,
                     row.status)[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 0:
@@ -146,6 +148,8 @@ class BatchPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
+        # compact rows: the style's default (about 30 px) showed six recordings at a time
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)

@@ -245,8 +245,12 @@ def test_the_table_sorts_exports_csv_and_opens_the_selected_row(qtbot, window,
     # a click on a column's header sorts by it, a second click the other way round
     _click_header(qtbot, panel, "Probability")
     _click_header(qtbot, panel, "Probability")
-    probabilities = [r.probability for r in panel.visible_rows()]
-    assert probabilities == sorted(probabilities, reverse=True) and len(set(probabilities)) > 5
+    shown = [panel.proxy.index(r, 3).data() for r in range(panel.proxy.rowCount())]
+    numbers = [float(text) for text in shown if text]
+    assert numbers == sorted(numbers, reverse=True) and len(set(numbers)) > 5
+    # recordings refused for their quality show no probability: they come last, not first
+    assert shown == [f"{n:.3f}" for n in numbers] + [""] * (len(shown) - len(numbers))
+    assert all(r.label == "poor-quality" for r in panel.visible_rows()[len(numbers):])
     _click_header(qtbot, panel, "Duration")
     durations = [r.duration for r in panel.visible_rows()]
     assert durations == sorted(durations)
