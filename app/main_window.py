@@ -47,7 +47,9 @@ from .files import FILE_FILTER, expand_paths
 from .help_dialog import ShortcutsDialog
 from .model_runner import ModelInfo, ModelRunner, Request
 from .player import PLAYING, STOPPED, Player
+from .record_panel import RecordPanel, scrollable
 from .recording_view import RecordingView
+from .recovery_dialog import RecoveryDialog
 from .report_dialog import ReportDialog
 from .report_pdf import ReportFields, write_report
 from .result_panel import ResultPanel
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
     batch_finished = Signal()
     model_ready = Signal(object)  # ModelInfo
     file_dialog_opened = Signal(object)  # QFileDialog (open/save dialogs are not modal)
+    recovery_offered = Signal(object)  # RecoveryDialog: interrupted recordings found at start
 
     def __init__(self, settings: Settings | None = None, *, model_path: str | Path | None = None,
                  parent: QWidget | None = None) -> None:
@@ -105,6 +108,8 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.banner)
         layout.addWidget(self.view, 1)
+        self.record_panel = RecordPanel(self.settings)
+        layout.addWidget(self.record_panel.live_view, 1)  # in place of the views while recording
         self.setCentralWidget(central)
 
         self.result_panel = ResultPanel()
@@ -119,6 +124,12 @@ class MainWindow(QMainWindow):
         self.batch_dock.setObjectName("batch_dock")
         self.batch_dock.setWidget(self.batch_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.batch_dock)
+        self.record_dock = QDockWidget("Record", self)
+        self.record_dock.setObjectName("record_dock")
+        self.record_dock.setWidget(scrollable(self.record_panel))
+        self.record_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.record_dock)
         self.batch_dock.hide()
 
         self.model_status = QLabel("Model: not loaded yet")
@@ -153,6 +164,7 @@ class MainWindow(QMainWindow):
             "clear_selection": view.clear_selection, "cancel": self.cancel_batch,
             "choose_model": self.ask_model_file, "model_card": self.show_model_card,
             "shortcuts": self.show_shortcuts, "about": self.show_about,
+            "record": self.toggle_recording,
             "advanced": self.open_advanced,
             "example_normal": lambda: self.open_example("normal"),
             "example_abnormal": lambda: self.open_example("abnormal"),
@@ -182,7 +194,7 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Tools", self)
         bar.setObjectName("main_toolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for command_id in ("open", "open_folder", None, "play_pause", None, "zoom_in",
+        for command_id in ("open", "open_folder", "record", None, "play_pause", None, "zoom_in",
                            "zoom_out", "fit", None, "export_report", None, "shortcuts"):
             if command_id is None:
                 bar.addSeparator()
@@ -210,6 +222,9 @@ class MainWindow(QMainWindow):
         self.batch_panel.recording_selected.connect(self._on_batch_row_selected)
         self.batch_panel.cancel_requested.connect(self.cancel_batch)
         self.batch_panel.export_requested.connect(self.ask_export_csv)
+        self.record_panel.recording_started.connect(self._on_recording_started)
+        self.record_panel.recording_finished.connect(self._on_recording_finished)
+        self.record_panel.availability_changed.connect(lambda _reason: self._update_actions())
 
     def start(self, paths: list[str | Path] | None = None) -> None:
         """After the window is shown: load the model, look for an output device, open files.
@@ -222,6 +237,7 @@ class MainWindow(QMainWindow):
             self.model_path = self._library_model()
         self.runner.load_model(self.model_path)
         self.player.check_device()
+        QTimer.singleShot(0, self._start_recording_panel)
         if paths:
             self.open_paths(paths)
 
@@ -502,6 +518,61 @@ class MainWindow(QMainWindow):
             self.settings.output_device = name
         self._update_actions()
 
+    # -- recording ------------------------------------------------------------------------------
+    def _start_recording_panel(self) -> None:
+        """After start-up: look for input devices, then offer interrupted recordings."""
+        self.record_panel.refresh()
+        self.offer_recovery()
+
+    def toggle_recording(self) -> None:
+        """Record from the stethoscope, or stop, save and classify (Ctrl+R)."""
+        panel = self.record_panel
+        if not panel.session.active and not panel.available:
+            self.statusBar().showMessage(panel.unavailable_reason or "", 10_000)
+            return
+        self.record_dock.show()
+        panel.toggle()
+
+    def _on_recording_started(self, info) -> None:
+        self.player.stop()
+        self._hide_banner()
+        self.view.hide()
+        self.record_panel.live_view.show()
+        self.statusBar().showMessage(f"Recording from {info.device}; Ctrl+R stops and saves.",
+                                     10_000)
+        self._update_actions()
+
+    def _on_recording_finished(self, result) -> None:
+        """Open and classify the saved recording as an opened file; say what went wrong."""
+        self.record_panel.live_view.hide()
+        self.view.show()
+        if result.path is not None:
+            self.open_recording(result.path)
+        problems = " ".join(text for text in (result.message, *result.warnings) if text)
+        if problems:
+            self._show_banner(problems)
+        elif result.path is not None:
+            self.statusBar().showMessage(f"Saved {result.path}", 10_000)
+        self._update_actions()
+
+    def offer_recovery(self) -> RecoveryDialog | None:
+        """Offer the recordings an AudioFuse killed mid-recording left in the recordings folder;
+        the recovered ones are opened and classified.
+        """
+        from .recording import find_partial_recordings
+
+        folder = self.settings.recordings_folder
+        partials = find_partial_recordings(folder) if folder.is_dir() else []
+        if not partials:
+            return None
+        dialog = RecoveryDialog(partials, self)
+        dialog.recovered.connect(self.open_paths)
+        dialog.finished.connect(dialog.deleteLater)
+        self.recovery_dialog = dialog
+        dialog.open()
+        self.recovery_offered.emit(dialog)
+        return dialog
+
     # -- playback ---------------------------------------------------------------------------
     def play_pause(self) -> None:
         if self.current_data is None:
@@ -655,6 +726,12 @@ class MainWindow(QMainWindow):
                            "page_back", "page_forward", "to_start", "to_end", "clear_selection"):
             self.actions[command_id].setEnabled(has_recording)
         self.actions["export_report"].setEnabled(has_recording)
+        record, panel = self.actions["record"], self.record_panel
+        recording = panel.session.active
+        record.setEnabled(recording or panel.available)
+        record.setText("&Stop recording" if recording else shortcuts.command("record").text)
+        record.setToolTip(panel.unavailable_reason if not (recording or panel.available)
+                          else f"{record.text().replace('&', '')} (Ctrl+R)")
         self.actions["export_csv"].setEnabled(bool(self.batch_panel.rows))
         self.actions["cancel"].setEnabled(any(r.status in (WAITING, CLASSIFYING)
                                               for r in self.batch_panel.rows))
@@ -695,6 +772,7 @@ class MainWindow(QMainWindow):
             return
         if panel is not None:
             panel.close()
+        self.record_panel.shutdown()  # a recording in progress is stopped and saved
         self.player.stop()
         self.runner.cancel()
         self.settings.save_window(self.saveGeometry(), self.saveState())

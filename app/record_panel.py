@@ -19,6 +19,7 @@ recordings.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -56,6 +59,7 @@ from .recording import (
     new_recording_path,
     recording_unavailable_reason,
 )
+from .recording.sidecar import write_sidecar
 from .recording_session import RecordingSession
 from .settings import Settings
 
@@ -77,6 +81,20 @@ def format_elapsed(seconds: float) -> str:
     """``"01:07.3"``: minutes and seconds to a tenth."""
     minutes, rest = divmod(max(0.0, seconds), 60.0)
     return f"{int(minutes):02d}:{rest:04.1f}"
+
+
+def scrollable(panel: QWidget) -> QScrollArea:
+    """``panel`` in a scroll area, so that a dock holding it can be as short as the screen
+    needs (a 768-pixel laptop screen, with the result panel in the same column).
+    """
+    area = QScrollArea()
+    area.setObjectName("record_scroll")
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumWidth(panel.minimumSizeHint().width() + 16)
+    return area
 
 
 class RecordPanel(QWidget):
@@ -227,9 +245,10 @@ class RecordPanel(QWidget):
         box.addLayout(level_row)
         box.addWidget(self.status_label)
         box.addStretch(1)
+        # Locked while recording (the note stays editable: it is saved when the recording ends).
         self.inputs = (self.device_combo, self.rescan_button, self.rate_combo, self.id_edit,
-                       self.site_combo, self.note_edit, self.auto_stop_check,
-                       self.auto_stop_spin, self.folder_button)
+                       self.site_combo, self.auto_stop_check, self.auto_stop_spin,
+                       self.folder_button)
 
     def _connect(self) -> None:
         self.device_combo.activated.connect(self._on_device_chosen)
@@ -449,8 +468,10 @@ class RecordPanel(QWidget):
                                           else "")
 
     def _on_session_finished(self, result: RecordingResult) -> None:
+        result = self._save_note_typed_while_recording(result)
         self.last_result = result
         self.meter.reset()
+        self.level_label.setText("Level: –")
         self._show_overflows(result.info.overflows)
         self.elapsed_label.setText(format_elapsed(result.info.duration_s))
         lines = []
@@ -462,6 +483,19 @@ class RecordPanel(QWidget):
         self.show_status(" ".join(lines), error=bool(result.message or result.warnings))
         self._update_state()
         self.recording_finished.emit(result)
+
+    def _save_note_typed_while_recording(self, result: RecordingResult) -> RecordingResult:
+        note = self.note_edit.toPlainText().strip()
+        if result.path is None or note == result.info.note:
+            return result
+        info = replace(result.info, note=note)
+        try:
+            write_sidecar(result.path, info)  # atomic, a few hundred bytes
+        except OSError as exc:
+            self.show_status(f"The note could not be saved with {result.path.name} "
+                             f"({exc.strerror or exc}).", error=True)
+            return result
+        return replace(result, info=info)
 
     # -- state ------------------------------------------------------------------------------
     def show_status(self, text: str, *, error: bool = False) -> None:

@@ -57,6 +57,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("open", "File", "&Open recordings…", "Open one or more recordings", ("Ctrl+O",)),
     Command("open_folder", "File", "Open &folder…",
             "Classify every recording in a folder (and its subfolders)", ("Ctrl+Shift+O",)),
+    Command("record", "File", "&Record from the stethoscope",
+            "Record from the stethoscope; again to stop, save and classify", ("Ctrl+R",)),
     Command("export_report", "File", "Export PDF &report…",
             "Save a one-page PDF report of the current recording", ("Ctrl+P",)),
     Command("export_csv", "File", "Export results table as &CSV…",
