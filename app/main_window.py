@@ -7,7 +7,10 @@ The window is where the pieces meet, all on the GUI thread:
   classifies the recording on screen (ahead of the queue) and every recording of a batch;
 - :class:`~app.player.Player` plays the recording with a playhead;
 - :class:`~app.recording_view.RecordingView`, :class:`~app.result_panel.ResultPanel` and
-  :class:`~app.batch_table.BatchPanel` show what comes back.
+  :class:`~app.batch_table.BatchPanel` show what comes back; the view marks the heart cycles of
+  the result and, on request (Analysis > Show what drove the result), draws the occlusion map
+  that the runner computes on the model thread. Opening another recording, or another model,
+  stops that map and forgets it: a map is only ever drawn over the recording it was made for.
 
 A file that cannot be read never raises here: its one-line reason appears in a banner above the
 views (and in the table's row for a batch). Results are kept per file for the session, so
@@ -71,6 +74,7 @@ class MainWindow(QMainWindow):
     recording_shown = Signal(object)  # DisplayData
     recording_failed = Signal(str)  # one-line reason, as shown in the banner
     result_shown = Signal(object)  # the Prediction shown for the recording on screen
+    explanation_shown = Signal(object)  # the OcclusionMap drawn over the spectrogram
     batch_finished = Signal()
     model_ready = Signal(object)  # ModelInfo
     file_dialog_opened = Signal(object)  # QFileDialog (open/save dialogs are not modal)
@@ -85,6 +89,8 @@ class MainWindow(QMainWindow):
         self.current_data: DisplayData | None = None
         self.results: dict[Path, object] = {}  # Prediction per file, this session
         self._screen_request: Request | None = None
+        self._explain_request: Request | None = None  # the occlusion map being computed
+        self._explanation = None  # the OcclusionMap of the recording on screen, once computed
         self._batch_ids: set[int] = set()
         self.file_dialog: QFileDialog | None = None
         self.report_dialog: ReportDialog | None = None
@@ -137,6 +143,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_status)
 
         self.actions = shortcuts.create_actions(self, self.view, self._handlers())
+        self.actions["show_cycles"].setChecked(self.settings.show_cycle_markers)
+        self.view.set_markers_visible(self.settings.show_cycle_markers)
         self._build_menus()
         self._build_toolbar()
         self._connect()
@@ -162,6 +170,7 @@ class MainWindow(QMainWindow):
             "page_back": view.page_back, "page_forward": view.page_forward,
             "to_start": view.to_start, "to_end": view.to_end, "play_pause": self.play_pause,
             "clear_selection": view.clear_selection, "cancel": self.cancel_batch,
+            "show_cycles": self.toggle_cycle_markers, "explain": self.toggle_explanation,
             "choose_model": self.ask_model_file, "model_card": self.show_model_card,
             "shortcuts": self.show_shortcuts, "about": self.show_about,
             "record": self.toggle_recording,
@@ -182,7 +191,7 @@ class MainWindow(QMainWindow):
                 self.recent_menu.setObjectName("recent_menu")
                 self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
                 menu.addSeparator()
-            if command.id in ("quit", "shortcuts"):
+            if command.id in ("quit", "shortcuts", "show_cycles"):
                 menu.addSeparator()
             menu.addAction(self.actions[command.id])
         self.device_menu = menus["Playback"].addMenu("Output &device")
@@ -212,6 +221,10 @@ class MainWindow(QMainWindow):
         runner.prediction_ready.connect(self._on_prediction_ready)
         runner.prediction_failed.connect(self._on_prediction_failed)
         runner.request_cancelled.connect(self._on_request_cancelled)
+        runner.explanation_progress.connect(self._on_explanation_progress)
+        runner.explanation_ready.connect(self._on_explanation_ready)
+        runner.explanation_failed.connect(self._on_explanation_failed)
+        self.view.explanation_stop_requested.connect(self.stop_explanation)
         runner.idle.connect(self._on_runner_idle)
         self.loader.loaded.connect(self._on_recording_loaded)
         self.loader.failed.connect(self._on_recording_failed)
@@ -262,6 +275,7 @@ class MainWindow(QMainWindow):
         """Show ``path`` and classify it (unless it is already classified or in a batch)."""
         path = Path(path).absolute()
         self.player.stop()
+        self._forget_explanation()
         self.current_path = path
         self.current_data = None
         self._hide_banner()
@@ -379,6 +393,7 @@ class MainWindow(QMainWindow):
         self.model_path = path
         self.settings.model_path = path if remember else None
         self.results.clear()
+        self._forget_explanation()
         self.runner.load_model(path)
         if self.current_path is not None:
             self.view.set_prediction(None)
@@ -682,6 +697,8 @@ class MainWindow(QMainWindow):
             self._show_banner(reason)  # e.g. readable but too short: said where one looks
 
     def _on_request_cancelled(self, request: Request) -> None:
+        if request is self._explain_request:  # stopped by the runner (another model)
+            self._forget_explanation()
         row = self._row_of(request)
         if row is not None:
             row.status = CANCELLED
@@ -700,6 +717,72 @@ class MainWindow(QMainWindow):
         if row.path == self.current_path:
             return
         self.open_recording(row.path, classify=row.status in (CANCELLED, FAILED))
+
+    # -- heart cycles and what drove the result --------------------------------------------------
+    def toggle_cycle_markers(self) -> None:
+        """View > Heart-cycle markers: show or hide them, and remember the choice."""
+        shown = self.actions["show_cycles"].isChecked()
+        self.settings.show_cycle_markers = shown
+        self.view.set_markers_visible(shown)
+
+    def toggle_explanation(self) -> None:
+        """Analysis > Show what drove the result: draw the occlusion map of the recording on
+        screen (computed once, on the model thread), or hide it; unchecked while it is being
+        computed, it stops.
+        """
+        action = self.actions["explain"]
+        if not action.isChecked():
+            if self._explain_request is not None:
+                self.stop_explanation()
+            else:
+                self.view.set_explanation_visible(False)
+            return
+        if self._explanation is not None:
+            self.view.set_explanation_visible(True)
+            return
+        if self.current_path is None or self.current_data is None:
+            action.setChecked(False)
+            return
+        self._explain_request = self.runner.explain(self.current_path)
+        self.view.show_explanation_progress(0.0)
+        self.statusBar().showMessage("Working out what drove the result (some seconds)…", 5000)
+
+    def stop_explanation(self) -> None:
+        """Stop computing the map (the Stop button, or unchecking the command)."""
+        self._forget_explanation()
+        self.statusBar().showMessage("Stopped: what drove the result was not worked out.", 5000)
+
+    def _forget_explanation(self) -> None:
+        if self._explain_request is not None:
+            self._explain_request = None
+            self.runner.cancel_explanation()
+        self._explanation = None
+        self.actions["explain"].setChecked(False)
+        self.view.clear_explanation()
+
+    def _on_explanation_progress(self, request: Request, fraction: float) -> None:
+        if request is self._explain_request:
+            self.view.show_explanation_progress(fraction)
+
+    def _on_explanation_ready(self, request: Request, occlusion) -> None:
+        if request is not self._explain_request:
+            return  # made for a recording no longer on screen
+        self._explain_request = None
+        self._explanation = occlusion
+        prediction = self.results.get(self.current_path)
+        refused = prediction is not None and prediction.label not in ("normal", "abnormal")
+        self.view.set_explanation(occlusion, refused=refused)
+        self.view.set_explanation_visible(self.actions["explain"].isChecked())
+        self.statusBar().showMessage("What drove the result is drawn over the spectrogram.",
+                                     5000)
+        self.explanation_shown.emit(occlusion)
+
+    def _on_explanation_failed(self, request: Request, reason: str) -> None:
+        if request is not self._explain_request:
+            return
+        self._forget_explanation()
+        self.statusBar().showMessage(f"What drove the result could not be worked out: {reason}",
+                                     15_000)
 
     # -- banner and actions ---------------------------------------------------------------------
     def _show_banner(self, text: str) -> None:
@@ -726,6 +809,9 @@ class MainWindow(QMainWindow):
                            "page_back", "page_forward", "to_start", "to_end", "clear_selection"):
             self.actions[command_id].setEnabled(has_recording)
         self.actions["export_report"].setEnabled(has_recording)
+        self.actions["explain"].setEnabled(
+            has_recording and self.results.get(self.current_path) is not None
+            and self.runner.model_info is not None)
         record, panel = self.actions["record"], self.record_panel
         recording = panel.session.active
         record.setEnabled(recording or panel.available)

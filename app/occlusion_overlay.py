@@ -51,19 +51,19 @@ def caption(occlusion, *, refused: bool = False) -> str:
     bands = len(occlusion.band_edges_hz) - 1
     swatch = '<span style="color:{};">&#9632;</span>'
     text = (
-        f"<b>What drove the result</b> (occlusion map): each {seconds:.1f} s of the recording "
-        f"was removed in one of {bands} frequency bands at a time and the recording classified "
-        f"again. {swatch.format(ABNORMAL)} <b>Orange-red</b>: removing that sound lowered the "
-        f"probability of abnormal, so it pushed the result towards abnormal. "
+        "<b>What drove the result</b> (occlusion map): the recording was classified again with "
+        f"each cell ({seconds:.1f} s in one of {bands} frequency bands) removed in turn. "
+        f"{swatch.format(ABNORMAL)} <b>Orange-red</b>: removing that sound lowered the "
+        "probability of abnormal, so it pushed the result towards abnormal. "
         f"{swatch.format(NORMAL)} <b>Green</b>: removing it raised the probability, so it "
-        "pushed towards normal. The stronger the colour, the larger the change "
-        f"(largest here: {largest:.3f} in probability).")
+        "pushed towards normal. Stronger colour, larger change (largest here: "
+        f"{largest:.3f}).")
     if largest < MIN_SCALE:
         text += " No single part of the recording changed the result much."
     if refused:
         text += (" The recording was refused for its quality: the map explains the "
                  "probability kept for audit, not an answer.")
-    text += " The spectrogram is shown in grey meanwhile."
+    text += " The spectrogram is in grey meanwhile."
     return text
 
 

@@ -437,12 +437,17 @@ class RecordingView(QWidget):
 
     # -- images ------------------------------------------------------------------------------
     def render_image(self, width: int = 1400, height: int = 700) -> QImage:
-        """The three plots as an image (no crosshair), for the report."""
+        """The three plots as an image (no crosshair), for the report. The occlusion map is
+        left out: its caption would not go with it.
+        """
         self._hide_crosshair()
+        map_shown = self.spectrogram.occlusion_shown
+        self.spectrogram.set_occlusion_visible(False)
         old_size = self.graphics.size()
         self.graphics.resize(width, height)
         image = self.graphics.grab().toImage()
         self.graphics.resize(old_size)
+        self.spectrogram.set_occlusion_visible(map_shown)
         return image
 
     def time_to_viewport(self, time_s: float, plot=None, y: float | None = None):

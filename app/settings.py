@@ -153,5 +153,14 @@ class Settings:
         self.qsettings.setValue("window/geometry", geometry)
         self.qsettings.setValue("window/state", state)
 
+    @property
+    def show_cycle_markers(self) -> bool:
+        """Whether the S1/S2 markers are drawn on the waveform (View menu; on by default)."""
+        return str(self.qsettings.value("view/cycle_markers", "true")).lower() in ("true", "1")
+
+    @show_cycle_markers.setter
+    def show_cycle_markers(self, shown: bool) -> None:
+        self.qsettings.setValue("view/cycle_markers", "true" if shown else "false")
+
     def sync(self) -> None:
         self.qsettings.sync()

@@ -31,6 +31,7 @@ class Command:
     description: str
     keys: tuple[str, ...] = ()
     scope: str = "window"  # "window" or "view"
+    checkable: bool = False  # an on/off command (its handler reads the action's state)
 
     @property
     def label(self) -> str:
@@ -76,10 +77,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("to_start", "View", "Go to start", "Jump to the start of the recording", ("Home",),
             "view"),
     Command("to_end", "View", "Go to end", "Jump to the end of the recording", ("End",), "view"),
+    Command("show_cycles", "View", "Heart-cycle &markers",
+            "Show or hide the S1 and S2 markers above the waveform", ("Ctrl+Shift+M",),
+            checkable=True),
     Command("play_pause", "Playback", "&Play / pause",
             "Play from the cursor or the selection; pause", ("Space",)),
     Command("clear_selection", "Playback", "Clear selection",
             "Forget the selected time range", ("Esc",), "view"),
+    Command("explain", "Analysis", "Show what &drove the result",
+            "Colour the spectrogram where the sound pushed the result towards abnormal or "
+            "normal (takes some seconds; again to hide)", ("Ctrl+E",), checkable=True),
     Command("cancel", "Analysis", "&Cancel classification",
             "Stop classifying the recordings still waiting"),
     Command("choose_model", "Analysis", "Use another &model file…",
@@ -130,6 +137,7 @@ def create_actions(window: QWidget, view: QWidget,
         owner = view if item.scope == "view" else window
         action = QAction(item.text, owner)
         action.setObjectName(f"action_{item.id}")
+        action.setCheckable(item.checkable)
         if item.keys:
             action.setShortcuts([QKeySequence(k) for k in item.keys])
             action.setShortcutContext(SCOPES[item.scope])
