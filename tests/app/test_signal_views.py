@@ -5,6 +5,8 @@ menu toggle, remembered) and the occlusion map of what drove the result over the
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
@@ -145,3 +147,9 @@ def test_a_recording_opened_meanwhile_discards_the_map(qtbot, window, abnormal_w
     assert not window.view.caption_row.isVisibleTo(window.view)
     qtbot.waitUntil(lambda: not runner.busy, timeout=RESULT_TIMEOUT_MS)
     assert shown == [] and window.result_panel.prediction.path.name == normal_wav.name
+    # closing the window while a map is computed does not wait for the whole map (~5 s here)
+    with qtbot.waitSignal(runner.explanation_progress, timeout=EXPLAIN_TIMEOUT_MS):
+        action.trigger()
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 3.0 and shown == []
