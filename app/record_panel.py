@@ -125,6 +125,8 @@ class RecordPanel(QWidget):
         self.live_view = LiveView()
         self.live_view.hide()
         self.last_result: RecordingResult | None = None
+        self._starting = False  # Record pressed while listening: waiting for the device
+        self._monitor_key: tuple[str, int | None] | None = None  # what the monitor listens to
         self.folder_dialog: QFileDialog | None = None
         self._build()
         self._connect()
@@ -243,12 +245,18 @@ class RecordPanel(QWidget):
         level_row.addStretch(1)
         level_row.addWidget(self.overflow_label)
         box.addLayout(level_row)
+        self.monitor_check = QCheckBox("Show the level before recording")
+        self.monitor_check.setObjectName("monitor")
+        self.monitor_check.setToolTip("Listen to the device now, so that the level meter moves "
+                                      "while the chest piece is placed. Nothing is saved until "
+                                      "Record.")
+        box.addWidget(self.monitor_check)
         box.addWidget(self.status_label)
         box.addStretch(1)
         # Locked while recording (the note stays editable: it is saved when the recording ends).
         self.inputs = (self.device_combo, self.rescan_button, self.rate_combo, self.id_edit,
                        self.site_combo, self.auto_stop_check, self.auto_stop_spin,
-                       self.folder_button)
+                       self.folder_button, self.monitor_check)
 
     def _connect(self) -> None:
         self.device_combo.activated.connect(self._on_device_chosen)
@@ -261,12 +269,15 @@ class RecordPanel(QWidget):
         self.session.started.connect(self._on_session_started)
         self.session.frame.connect(self._on_session_frame)
         self.session.finished.connect(self._on_session_finished)
+        self.session.monitor_failed.connect(lambda text: self.show_status(text, error=True))
+        self.monitor_check.toggled.connect(self._on_monitor_toggled)
 
     def _load_settings(self) -> None:
         on, seconds = self.settings.auto_stop
         self.auto_stop_check.setChecked(on)
         self.auto_stop_spin.setValue(seconds)
         self.auto_stop_spin.setEnabled(on)
+        self.monitor_check.setChecked(self.settings.monitor_input)
         self._show_folder()
 
     # -- devices ----------------------------------------------------------------------------
@@ -274,7 +285,11 @@ class RecordPanel(QWidget):
         """List the input devices again (``rescan``: make PortAudio look for new ones);
         returns None, or why recording is unavailable.
         """
-        if self.session.active:
+        if self.session.active or self._starting:
+            return self.unavailable_reason
+        if rescan and self.session.monitor is not None:
+            # Rescanning restarts PortAudio, which would cut the monitor's stream: stop it first.
+            self.session.stop_monitor(then=lambda: self.refresh(rescan=True))
             return self.unavailable_reason
         try:
             if rescan:
@@ -290,6 +305,7 @@ class RecordPanel(QWidget):
         self.devices = devices
         self._fill_devices()
         self._set_unavailable(reason)
+        self._update_monitor()
         return reason
 
     def _fill_devices(self) -> None:
@@ -348,9 +364,42 @@ class RecordPanel(QWidget):
             self.settings.input_device = device.name
             self.device_note.hide()
         self._fill_rates()
+        self._update_monitor()
 
     def _on_rate_chosen(self, _index: int) -> None:
         self.settings.input_samplerate = self.samplerate or 0
+        self._update_monitor()
+
+    # -- listening before recording -----------------------------------------------------------
+    def _on_monitor_toggled(self, on: bool) -> None:
+        self.settings.monitor_input = on
+        self._update_monitor()
+
+    def _update_monitor(self) -> None:
+        """Listen, or stop listening, as the box, the device and the rate now say."""
+        session = self.session
+        if session.active or self._starting or session.monitor_stopping:
+            return
+        device = self.device
+        wanted = (self.monitor_check.isChecked() and self.available and device is not None
+                  and self.isEnabled())
+        key = (device.name, self.samplerate) if wanted and device is not None else None
+        if session.monitor is not None:
+            if key != self._monitor_key:  # another device or rate, or not wanted any more
+                session.stop_monitor(then=self._update_monitor)
+            return
+        self._monitor_key = None
+        self.meter.reset()
+        self.level_label.setText("Level: –")
+        if key is None or device is None:
+            return
+        try:
+            session.start_monitor(source=self.source_for(device), samplerate=self.samplerate)
+        except RecordingError as exc:
+            self.show_status(str(exc), error=True)
+            return
+        self._monitor_key = key
+        self.show_status(f"Listening to {device.name}: nothing is saved until Record.")
 
     def _on_auto_stop_changed(self, *_args) -> None:
         on = self.auto_stop_check.isChecked()
@@ -400,9 +449,27 @@ class RecordPanel(QWidget):
                              note=self.note_edit.toPlainText().strip())
 
     def start(self) -> bool:
-        """Start recording with the panel's choices; False (and the reason shown) on failure."""
-        if self.session.active:
+        """Start recording with the panel's choices; False (and the reason shown) on failure.
+
+        While listening, the monitor first releases the device; the recording then starts
+        (:attr:`recording_started`) a moment later.
+        """
+        if self.session.active or self._starting:
             return False
+        if self.session.monitor is not None:
+            self._starting = True
+            self._update_state()
+            self.session.stop_monitor(then=self._start_after_monitor)
+            return True
+        return self._start_now()
+
+    def _start_after_monitor(self) -> None:
+        self._starting = False
+        if not self._start_now():
+            self._update_state()
+            self._update_monitor()
+
+    def _start_now(self) -> bool:
         if self.unavailable_reason:
             self.show_status(self.unavailable_reason, error=True)
             return False
@@ -483,6 +550,7 @@ class RecordPanel(QWidget):
         self.show_status(" ".join(lines), error=bool(result.message or result.warnings))
         self._update_state()
         self.recording_finished.emit(result)
+        self._update_monitor()  # listen again, if asked
 
     def _save_note_typed_while_recording(self, result: RecordingResult) -> RecordingResult:
         note = self.note_edit.toPlainText().strip()
@@ -526,8 +594,9 @@ class RecordPanel(QWidget):
             has_devices = bool(self.devices)
             self.device_combo.setEnabled(has_devices)
             self.rate_combo.setEnabled(has_devices)
-        self.record_button.setText(STOP_TEXT if active else RECORD_TEXT)
-        self.record_button.setEnabled(active or self.available)
+        self.record_button.setText(STOP_TEXT if active else
+                                   "Starting…" if self._starting else RECORD_TEXT)
+        self.record_button.setEnabled((active or self.available) and not self._starting)
         tip = (self.unavailable_reason if not self.available and not active
                else "Stop and save the recording (Ctrl+R)" if active
                else "Start recording (Ctrl+R)")

@@ -15,12 +15,16 @@ another (see :mod:`app.recording.recorder` for the first two):
    newest frames of the ring buffer and the level, feeds :class:`~app.live_data.LiveDisplay`
    and emits :attr:`RecordingSession.frame`; widgets redraw from that.
 
+Before recording, a *monitor* (a recorder that saves nothing) can show the input level while
+the chest piece is placed; it releases the device before the recording opens it.
+
 Every signal a widget sees arrives on the GUI thread.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +43,15 @@ class RecordingSession(QObject):
     started = Signal(object)  # RecordingInfo (device and rate filled in)
     frame = Signal()  # a display tick: display, level, elapsed_s, overflows are fresh
     finished = Signal(object)  # RecordingResult, once the file is saved (or saving failed)
+    monitor_failed = Signal(str)  # listening before recording ended by itself: why
     _writer_finished = Signal(object)  # emitted on the writer thread, queued to this thread
+    _monitor_finished = Signal(object)  # likewise, for the monitor
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.recorder: Recorder | None = None
+        self.monitor: Recorder | None = None  # listening before recording: nothing saved
+        self._after_monitor: Callable[[], None] | None = None
         self.display: LiveDisplay | None = None
         self.level = Level(Level.FLOOR, Level.FLOOR, False)
         self._active = False
@@ -54,6 +62,8 @@ class RecordingSession(QObject):
         self.timer.timeout.connect(self._on_timer)
         self._writer_finished.connect(self._on_writer_finished,
                                       Qt.ConnectionType.QueuedConnection)
+        self._monitor_finished.connect(self._on_monitor_finished,
+                                       Qt.ConnectionType.QueuedConnection)
 
     @property
     def active(self) -> bool:
@@ -78,8 +88,8 @@ class RecordingSession(QObject):
     def start(self, path: Path, *, source: Any, samplerate: int | None, info: RecordingInfo,
               max_seconds: float | None) -> RecordingInfo:
         """Start recording ``source`` to ``path``; raises RecordingError with a plain message."""
-        if self._active:
-            raise RuntimeError("a recording is already in progress")
+        if self._active or self.monitor is not None:
+            raise RuntimeError("a recording or the monitor is in progress")
         recorder = Recorder(path, source=source, samplerate=samplerate, info=info,
                             max_seconds=max_seconds, display_seconds=LIVE_SECONDS,
                             on_finished=self._from_writer)
@@ -100,12 +110,68 @@ class RecordingSession(QObject):
         threading.Thread(target=recorder.stop, kwargs={"wait": False}, daemon=True,
                          name="audiofuse-recording-stop").start()
 
+    # -- listening before recording ---------------------------------------------------------
+    def start_monitor(self, *, source: Any, samplerate: int | None) -> None:
+        """Show the level (and live data) of ``source`` without saving anything, e.g. while the
+        chest piece is placed. Raises RecordingError with a plain message.
+        """
+        if self._active or self.monitor is not None:
+            raise RuntimeError("a recording or the monitor is in progress")
+        monitor = Recorder(None, source=source, samplerate=samplerate,
+                           display_seconds=LIVE_SECONDS, on_finished=self._from_monitor)
+        monitor.start()
+        self.monitor = monitor
+        self.display = LiveDisplay(monitor.samplerate, seconds=LIVE_SECONDS)
+        self.level = Level(Level.FLOOR, Level.FLOOR, False)
+        self.timer.start()
+
+    @property
+    def monitor_stopping(self) -> bool:
+        return self.monitor is not None and not self.monitor.is_recording
+
+    def stop_monitor(self, then: Callable[[], None] | None = None) -> None:
+        """Stop listening; ``then()`` runs on the GUI thread once the device is released (at
+        once when not listening). The stream is stopped from a helper thread.
+        """
+        monitor = self.monitor
+        if monitor is None:
+            if then is not None:
+                then()
+            return
+        if then is not None:
+            self._after_monitor = then
+        if monitor.is_recording:
+            threading.Thread(target=monitor.stop, kwargs={"wait": False}, daemon=True,
+                             name="audiofuse-monitor-stop").start()
+
+    def _from_monitor(self, result: RecordingResult) -> None:
+        # NB: called on the monitor's writer thread.
+        self._emit_from_thread(self._monitor_finished, result)
+
+    @Slot(object)
+    def _on_monitor_finished(self, result: RecordingResult) -> None:
+        if self._closed:
+            return
+        self.monitor = None
+        self.display = None
+        self.level = Level(Level.FLOOR, Level.FLOOR, False)
+        if not self._active:
+            self.timer.stop()
+        then, self._after_monitor = self._after_monitor, None
+        if then is not None:
+            then()
+        elif result.message:  # ended by itself: the device went away
+            self.monitor_failed.emit(result.message)
+
     def shutdown(self, timeout: float = 5.0) -> RecordingResult | None:
         """When the window closes: stop and wait (at most ``timeout`` s) for the file to be
         saved. :attr:`finished` is not emitted afterwards.
         """
         self._closed = True
         self.timer.stop()
+        if self.monitor is not None:
+            self.monitor.stop(wait=True, timeout=timeout)
+            self.monitor = None
         if not self._active or self.recorder is None:
             return None
         result = self.recorder.stop(wait=True, timeout=timeout)
@@ -113,17 +179,22 @@ class RecordingSession(QObject):
         return result
 
     def _from_writer(self, result: RecordingResult) -> None:
-        # NB: called on the recorder's writer thread. Only a signal; Qt queues it.
+        # NB: called on the recorder's writer thread.
+        self._emit_from_thread(self._writer_finished, result)
+
+    def _emit_from_thread(self, signal: Any, result: RecordingResult) -> None:
+        # NB: called on a writer thread. Only a signal; Qt queues it to the GUI thread.
         if self._closed:
             return
         try:
-            self._writer_finished.emit(result)
+            signal.emit(result)
         except RuntimeError:  # the window (and this object) is already gone
             pass
 
     @Slot()
     def _on_timer(self) -> None:
-        recorder, display = self.recorder, self.display
+        recorder = self.recorder if self._active else self.monitor
+        display = self.display
         if recorder is None or display is None:
             return
         new = recorder.frames_captured - display.frames_seen

@@ -140,6 +140,15 @@ class Settings:
         self.qsettings.setValue("recording/auto_stop", "true" if on else "false")
         self.qsettings.setValue("recording/auto_stop_seconds", float(seconds))
 
+    @property
+    def monitor_input(self) -> bool:
+        """Whether the Record panel listens to the device before recording (off by default)."""
+        return str(self.qsettings.value("recording/monitor", "false")).lower() in ("true", "1")
+
+    @monitor_input.setter
+    def monitor_input(self, on: bool) -> None:
+        self.qsettings.setValue("recording/monitor", "true" if on else "false")
+
     # -- window layout -------------------------------------------------------------------------
     def window_geometry(self) -> QByteArray | None:
         value = self.qsettings.value("window/geometry")

@@ -312,3 +312,24 @@ def test_folders_skip_recordings_in_progress(tmp_path, normal_wav):
     done = tmp_path / "saved" / "done.wav"
     done.write_bytes(normal_wav.read_bytes())
     assert expand_paths([tmp_path / "saved"]) == [done.absolute()]
+
+
+def test_listening_before_recording_shows_the_level_and_saves_nothing(
+        qtbot, panel, settings, saved_folder, normal_wav):
+    plug_in(panel, normal_wav, speed=1.0, end="loop")
+    panel.auto_stop_spin.setValue(2)
+    panel.monitor_check.setChecked(True)
+    assert settings.monitor_input
+    qtbot.waitUntil(lambda: panel.meter.peak_db > -60, timeout=5000)
+    assert "nothing is saved" in panel.status_label.text()
+    assert not panel.live_view.isVisible() and not saved_folder.exists()
+    # Record: the monitor lets the device go, then the recording opens it.
+    with qtbot.waitSignal(panel.recording_finished, timeout=FINISH_MS):
+        assert panel.start()
+    assert panel.last_result.ok and sf.info(str(panel.last_result.path)).frames == 2 * 2000
+    qtbot.waitUntil(lambda: panel.session.monitor is not None, timeout=5000)  # listens again
+    panel.monitor_check.setChecked(False)
+    qtbot.waitUntil(lambda: panel.session.monitor is None, timeout=5000)
+    saved = panel.last_result.path
+    assert panel.meter.peak_db == -60
+    assert {p.name for p in saved_folder.iterdir()} == {saved.name, saved.stem + ".json"}
