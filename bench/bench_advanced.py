@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from docs_section import write_section  # noqa: E402
 from machine_info import describe_machine  # noqa: E402
 
 from app.advanced.singletons import make_singletons_immortal  # noqa: E402
@@ -222,14 +223,7 @@ scored again, the decision threshold and calibration temperature fitted, the mod
 written, the file saved atomically), so it grows with the validation set (here
 {int(f['val_fraction'] * f['recordings'])} recordings), not with the training set.
 """
-    text = DOCS.read_text() if DOCS.is_file() else "# Benchmarks\n"
-    start = text.find(HEADING + "\n")
-    if start >= 0:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
+    write_section(DOCS, HEADING, section)
 
 
 if __name__ == "__main__":
