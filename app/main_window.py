@@ -553,6 +553,9 @@ class MainWindow(QMainWindow):
         self._hide_banner()
         self.view.hide()
         self.record_panel.live_view.show()
+        self.result_panel.show_recording(None, None, None)
+        self.result_panel.show_message("Recording… The result appears here once the recording "
+                                       "is saved.")
         self.statusBar().showMessage(f"Recording from {info.device}; Ctrl+R stops and saves.",
                                      10_000)
         self._update_actions()
@@ -563,6 +566,10 @@ class MainWindow(QMainWindow):
         self.view.show()
         if result.path is not None:
             self.open_recording(result.path)
+        elif self.current_path is not None:  # nothing saved: back to the recording shown before
+            self.open_recording(self.current_path)
+        else:
+            self.result_panel.show_message(result.message, error=True)
         problems = " ".join(text for text in (result.message, *result.warnings) if text)
         if problems:
             self._show_banner(problems)
