@@ -1,17 +1,22 @@
 """An input level meter: RMS bar, peak tick and a clip warning, in dB re full scale.
 
-Green up to -12 dBFS, amber to -3, red above; "CLIP" in words when a sample reached full scale
-(the colour is never the only sign). GUI thread only; it draws the last
+Green up to -12 dBFS, amber to -3, red above; the peak tick holds a heart beat's peak for 1.5 s
+before falling; "CLIP" in words when a sample reached full scale (the colour is never the only
+sign). GUI thread only; it draws the last
 :class:`~app.recording.recorder.Level` it was given.
 """
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 FLOOR_DB = -60.0
+PEAK_HOLD_S = 1.5  # the peak tick stays this long, so heart-beat peaks can be read
+PEAK_FALL_DB_PER_S = 20.0  # then falls at this rate
 ZONES = ((-12.0, "#16a34a"), (-3.0, "#d97706"), (0.0, "#dc2626"))
 
 
@@ -23,16 +28,30 @@ class LevelMeter(QWidget):
         self.setObjectName("level_meter")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.rms_db = FLOOR_DB
-        self.peak_db = FLOOR_DB
+        self.peak_db = FLOOR_DB  # the held peak
         self.clipped = False
+        self._held = FLOOR_DB
+        self._held_at = 0.0
+        self._clipped_at = -1e9
         self.setToolTip("Input level (dB re full scale). Aim for peaks between -20 and -6 dB; "
                         "CLIP means the sound is too loud for the device: lower its gain.")
 
     def set_level(self, rms_db: float, peak_db: float, clipped: bool) -> None:
-        self.rms_db, self.peak_db, self.clipped = float(rms_db), float(peak_db), bool(clipped)
+        """The level of the last fraction of a second; the peak is held (see PEAK_HOLD_S)."""
+        now = time.monotonic()
+        if peak_db >= self.peak_db:  # a new peak: hold it
+            self._held, self._held_at = float(peak_db), now
+        fall = PEAK_FALL_DB_PER_S * max(0.0, now - self._held_at - PEAK_HOLD_S)
+        self.peak_db = max(float(peak_db), self._held - fall, FLOOR_DB)
+        if clipped:
+            self._clipped_at = now
+        self.rms_db = float(rms_db)
+        self.clipped = now - self._clipped_at <= PEAK_HOLD_S
         self.update()
 
     def reset(self) -> None:
+        self.peak_db = self._held = FLOOR_DB
+        self._clipped_at = -1e9
         self.set_level(FLOOR_DB, FLOOR_DB, False)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override

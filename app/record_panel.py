@@ -68,6 +68,7 @@ OFFERED_RATES = (4000, 8000, 44100, 48000)
 RECORD_TEXT = "● Record"
 STOP_TEXT = "■ Stop"
 NOTE_MAX_HEIGHT = 64
+LISTENING = "Listening to"
 
 
 def default_rates_of(device: InputDevice) -> list[int]:
@@ -391,6 +392,8 @@ class RecordPanel(QWidget):
         self._monitor_key = None
         self.meter.reset()
         self.level_label.setText("Level: –")
+        if self.status_label.text().startswith(LISTENING):
+            self.show_status("")
         if key is None or device is None:
             return
         try:
@@ -399,7 +402,8 @@ class RecordPanel(QWidget):
             self.show_status(str(exc), error=True)
             return
         self._monitor_key = key
-        self.show_status(f"Listening to {device.name}: nothing is saved until Record.")
+        if not self.status_label.text():  # a message about the last recording stays
+            self.show_status(f"{LISTENING} {device.name}: nothing is saved until Record.")
 
     def _on_auto_stop_changed(self, *_args) -> None:
         on = self.auto_stop_check.isChecked()
@@ -523,8 +527,9 @@ class RecordPanel(QWidget):
         self.elapsed_label.setText(elapsed)
         level = session.level
         self.meter.set_level(level.rms_dbfs, level.peak_dbfs, level.clipped)
-        self.level_label.setText(f"Peak {level.peak_dbfs:.0f} dBFS"
-                                 if level.peak_dbfs > -120 else "Level: –")
+        peak = self.meter.peak_db  # held for a moment, so that it can be read
+        self.level_label.setText(f"Peak {peak:.0f} dBFS" if level.peak_dbfs > -120
+                                 else "Level: –")
         self._show_overflows(session.overflows)
         if session.display is not None and session.active:
             self.live_view.draw(session.display)

@@ -346,8 +346,10 @@ def test_listening_before_recording_shows_the_level_and_saves_nothing(
         assert panel.start()
     assert panel.last_result.ok and sf.info(str(panel.last_result.path)).frames == 2 * 2000
     qtbot.waitUntil(lambda: panel.session.monitor is not None, timeout=5000)  # listens again
+    assert panel.status_label.text().startswith("Saved ")  # the message is not overwritten
     panel.monitor_check.setChecked(False)
     qtbot.waitUntil(lambda: panel.session.monitor is None, timeout=5000)
+    assert "Listening" not in panel.status_label.text()
     saved = panel.last_result.path
     assert panel.meter.peak_db == -60
     assert {p.name for p in saved_folder.iterdir()} == {saved.name, saved.stem + ".json"}
@@ -412,3 +414,24 @@ def test_recording_from_the_window_through_pulseaudio(qtbot, quick_window, saved
     correlation, _lag = match(saved, rate, normal_wav)
     assert correlation > 0.9
     assert panel.live_view.frames_drawn > 10
+
+
+def test_the_meter_holds_a_beat_s_peak_and_a_clip_then_lets_them_fall(qtbot, monkeypatch):
+    from app import level_meter
+
+    clock = [100.0]
+    monkeypatch.setattr(level_meter.time, "monotonic", lambda: clock[0])
+    meter = level_meter.LevelMeter()
+    qtbot.addWidget(meter)
+    meter.set_level(-30.0, -8.0, True)  # S1: loud, one sample at full scale
+    clock[0] += 0.5
+    meter.set_level(-45.0, -35.0, False)  # between beats
+    assert (meter.peak_db, meter.clipped, meter.rms_db) == (-8.0, True, -45.0)
+    clock[0] += 1.5  # 0.5 s past the hold: falls 20 dB a second
+    meter.set_level(-45.0, -35.0, False)
+    assert meter.peak_db == pytest.approx(-18.0) and not meter.clipped
+    clock[0] += 5.0
+    meter.set_level(-45.0, -35.0, False)
+    assert meter.peak_db == -35.0
+    meter.reset()
+    assert (meter.peak_db, meter.rms_db, meter.clipped) == (-60.0, -60.0, False)
