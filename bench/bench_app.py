@@ -251,11 +251,71 @@ def measure_batch(files: list[Path], rounds: int, idle_seconds: float) -> dict:
             "rss_file_mb_after": memory.get("rss_file_mb")}
 
 
+def measure_threads(files: list[Path], seconds: float) -> dict:
+    """Where the stalls come from: the same 5 ms probe, with no window, while one worker thread
+    does one part of the model thread's work in a loop over ``files``.
+    """
+    import threading
+
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.inference import Classifier
+    from audiofuse_core.resources import default_model_path
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    classifier = Classifier(default_model_path())
+    classifier.predict_file(files[0])
+    windows = np.random.default_rng(0).standard_normal(
+        (6, classifier.preset.window_samples)).astype(np.float32)
+    parts = {"nothing (idle)": None,
+             "reading the files": lambda path: load_audio(path, sample_rate=2000),
+             "TensorFlow alone (6 windows)": lambda _path: classifier.window_logits(windows),
+             "whole classification (predict_file)": classifier.predict_file}
+    out = {}
+    for label, work in parts.items():
+        clock = QElapsedTimer()
+        clock.start()
+        ticks: list[int] = []
+        probe = QTimer()
+        probe.setTimerType(Qt.TimerType.PreciseTimer)
+        probe.setInterval(TICK_MS)
+        probe.timeout.connect(lambda t=ticks, c=clock: t.append(c.nsecsElapsed()))
+        stop = threading.Event()
+
+        def loop(work=work, stop=stop) -> None:
+            index = 0
+            while not stop.is_set():
+                work(files[index % len(files)])
+                index += 1
+
+        worker = threading.Thread(target=loop) if work else None
+        probe.start()
+        if worker:
+            worker.start()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.001)
+        stop.set()
+        probe.stop()
+        if worker:
+            worker.join()
+        stalls = np.maximum(np.diff(np.array(ticks, dtype=np.float64)) / 1e6 - TICK_MS, 0.0)
+        out[label] = {"p99_ms": round(float(np.percentile(stalls, 99)), 1),
+                      "max_ms": round(float(stalls.max()), 1)}
+        print(f"{label}: {out[label]}", flush=True)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--launches", type=int, default=5, help="fresh starts of the program")
     parser.add_argument("--batch", type=int, default=20, help="recordings in the batch")
     parser.add_argument("--rounds", type=int, default=3, help="times the batch is classified")
+    parser.add_argument("--thread-seconds", type=float, default=10.0,
+                        help="the probe beside each part of the model thread's work")
     parser.add_argument("--idle-seconds", type=float, default=20.0,
                         help="the probe's baseline with the window idle")
     parser.add_argument("--json", default=str(REPO / "bench" / "results" / "app.json"))
@@ -275,6 +335,7 @@ def main() -> int:
            "platform": platform_name(), "machine": machine(), "other_load": others}
     run["startup"] = measure_startup(args.launches)
     run["batch"] = measure_batch(batch_files(args.batch), args.rounds, args.idle_seconds)
+    run["threads"] = measure_threads(batch_files(args.batch), args.thread_seconds)
     run["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(json.dumps(run, indent=1), flush=True)
     runs = json.loads(path.read_text()) if args.append and path.is_file() else []
@@ -326,6 +387,16 @@ def write_docs(runs: list[dict]) -> None:
     anon = [s["rss_anon_mb_at_ready"] for s in launches if s.get("rss_anon_mb_at_ready")]
     files = [s["rss_file_mb_at_ready"] for s in launches if s.get("rss_file_mb_at_ready")]
     runs_text = "one run" if len(runs) == 1 else f"{len(runs)} runs"
+    threads_text = "."
+    with_threads = [run for run in runs if run.get("threads")]
+    if with_threads:
+        parts = with_threads[-1]["threads"]
+        threads_text = (": with no window, the probe beside one worker thread doing one part of "
+                        "the model thread's work in a loop (run "
+                        f"{runs.index(with_threads[-1]) + 1}) gave "
+                        + "; ".join(f"{label}, p99 {v['p99_ms']} ms, longest {v['max_ms']} ms"
+                                    for label, v in parts.items())
+                        + ".")
     calm_number, calm = min(enumerate(runs, 1), key=lambda item: item[1]["load_average"][0])
     calm_visible = [s["visible_s"] for s in calm["startup"] if not s["warm_up"]]
     calm_ready = [s["model_ready_s"] for s in calm["startup"] if not s["warm_up"]]
@@ -383,11 +454,12 @@ window appeared in a median of {np.median(calm_visible):.2f} s and the model was
 longest stalls shrank ({_span(calm['batch']['stall_max_ms_per_round'], 1, ' ms')}).
 
 Classifying raises the stalls above the idle baseline, but keeps the 99th percentile under the
-target. The GUI thread itself only draws (the waveform, the spectrogram image, a table row, the
-strip: 40-50 ms for a 36-s recording on this machine, measured apart). The rest has not been
-profiled; the likely causes are the model thread's Python work between TensorFlow's calls
-(reading and resampling a file, the quality check, the heart-cycle segmentation), which holds
-the interpreter lock in slices, and TensorFlow's threads taking the two cores. The longest stalls while
+target. Most of it is the GUI thread's own work for each answer: a profile of the GUI thread
+during one batch (cProfile, 2026-12-02, not part of the script) found about 13 ms per recording,
+most of it in the results table's two row updates (to "classifying…", then to the answer), for
+which the header sizes its columns to their contents by asking every cell again, then the
+repaint; drawing a 36-s recording on screen (waveform, spectrogram, strip) takes 40-50 ms and
+happens once per batch. The worker threads alone stall the probe much less{threads_text} The longest stalls while
 classifying, and what the GUI thread did in them: {worst}.
 
 Memory misses its target by a little (fresh start: median {np.median(peak):.0f} MB). The resident
