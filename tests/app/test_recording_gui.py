@@ -435,3 +435,31 @@ def test_the_meter_holds_a_beat_s_peak_and_a_clip_then_lets_them_fall(qtbot, mon
     assert meter.peak_db == -35.0
     meter.reset()
     assert (meter.peak_db, meter.rms_db, meter.clipped) == (-60.0, -60.0, False)
+
+
+def test_the_recordings_folder_is_chosen_in_a_dialog_and_remembered(qtbot, panel, settings,
+                                                                    tmp_path):
+    chosen = tmp_path / "clinic recordings"
+    chosen.mkdir()
+    with qtbot.waitSignal(panel.folder_dialog_opened, timeout=5000) as opened:
+        qtbot.mouseClick(panel.folder_button, Qt.MouseButton.LeftButton)
+    dialog = opened.args[0]
+    qtbot.waitExposed(dialog)
+    dialog.setDirectory(str(chosen))
+    dialog.accept()
+    assert settings.recordings_folder == chosen
+    assert panel.folder_label.text() == str(chosen)
+
+
+def test_closing_the_window_while_recording_saves_and_leaves_no_partial_files(
+        qtbot, quick_window, saved_folder, normal_wav):
+    window = quick_window
+    panel = plug_in(window.record_panel, normal_wav, speed=1.0, end="loop")
+    with qtbot.waitSignal(panel.recording_started, timeout=5000):
+        window.actions["record"].trigger()
+    qtbot.waitUntil(lambda: panel.session.elapsed_s > 1.0, timeout=5000)
+    window.close()
+    files = sorted(p.suffix for p in saved_folder.iterdir())
+    assert files == [".flac", ".json"]
+    saved = next(saved_folder.glob("*.flac"))
+    assert sf.info(str(saved)).frames >= 2000 and read_sidecar(saved).end_reason == "stopped"
