@@ -132,11 +132,27 @@ def measure_startup(launches: int) -> list[dict]:
 
 
 # -- 2. responsiveness while a batch is classified ------------------------------------------
+def stall_probe():
+    """(clock, ticks, timer): a precise 5 ms timer that appends the clock's nanoseconds to
+    ``ticks`` each time it fires, once started; how late it fires is the event loop's stall.
+    """
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+    clock = QElapsedTimer()
+    clock.start()
+    ticks: list[int] = []
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(TICK_MS)
+    probe.timeout.connect(lambda: ticks.append(clock.nsecsElapsed()))
+    return clock, ticks, probe
+
+
 def measure_batch(files: list[Path], rounds: int, idle_seconds: float) -> dict:
     from app.advanced.singletons import make_singletons_immortal
 
     make_singletons_immortal()  # see app/advanced/singletons.py
-    from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -163,13 +179,7 @@ def measure_batch(files: list[Path], rounds: int, idle_seconds: float) -> dict:
     if window.runner.model_error:
         raise RuntimeError(window.runner.model_error)
 
-    clock = QElapsedTimer()
-    clock.start()
-    ticks: list[int] = []
-    probe = QTimer()
-    probe.setTimerType(Qt.TimerType.PreciseTimer)
-    probe.setInterval(TICK_MS)
-    probe.timeout.connect(lambda: ticks.append(clock.nsecsElapsed()))
+    clock, ticks, probe = stall_probe()
     events: list[tuple[int, str]] = []  # what the GUI thread did, to explain the longest stalls
     window.recording_shown.connect(lambda _d: events.append((clock.nsecsElapsed(),
                                                              "recording drawn")))
@@ -257,7 +267,6 @@ def measure_threads(files: list[Path], seconds: float) -> dict:
     """
     import threading
 
-    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from audiofuse_core.audio import load_audio
@@ -275,13 +284,7 @@ def measure_threads(files: list[Path], seconds: float) -> dict:
              "whole classification (predict_file)": classifier.predict_file}
     out = {}
     for label, work in parts.items():
-        clock = QElapsedTimer()
-        clock.start()
-        ticks: list[int] = []
-        probe = QTimer()
-        probe.setTimerType(Qt.TimerType.PreciseTimer)
-        probe.setInterval(TICK_MS)
-        probe.timeout.connect(lambda t=ticks, c=clock: t.append(c.nsecsElapsed()))
+        _clock, ticks, probe = stall_probe()
         stop = threading.Event()
 
         def loop(work=work, stop=stop) -> None:
