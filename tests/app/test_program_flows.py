@@ -4,9 +4,13 @@ dialog, never a flood of dialogs) and the settings that outlive a window (layout
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -118,3 +122,33 @@ def test_a_new_window_has_the_layout_and_the_recent_files_of_the_last(
     assert recent == [str(abnormal_wav.resolve()), str(normal_wav.resolve())]
     assert second.settings.last_folder == abnormal_wav.parent.absolute()
     second.close()
+
+
+@pytest.mark.slow
+def test_the_program_opens_the_files_named_on_its_command_line(tmp_path):
+    """The desktop entry point (``audiofuse-gui FILE...``, which ``audiofuse gui`` calls), as a
+    process of its own: the window, the bundled model, both files classified, a log, no
+    traceback.
+    """
+    from audiofuse_core.resources import example_recordings
+
+    examples = {path.name.split("-")[0]: path for path in example_recordings()}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "AUDIOFUSE_LOG_DIR": str(tmp_path / "logs"),
+           "AUDIOFUSE_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "app.main", "--exit-when-ready",
+                           str(examples["normal"]), str(examples["abnormal"])],
+                          cwd=Path(__file__).resolve().parents[2], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    ready = [line for line in done.stdout.splitlines() if line.startswith("AUDIOFUSE_READY ")]
+    report = json.loads(ready[-1].split(" ", 1)[1])
+    assert report["model"] == "audiofuse-default" and report["model_error"] is None
+    assert report["visible_at"] <= report["model_ready_at"]
+    assert {Path(p).name: label for p, label in report["results"].items()} == {
+        examples["normal"].name: "normal", examples["abnormal"].name: "abnormal"}
+    log = (tmp_path / "logs" / LOG_FILE_NAME).read_text(encoding="utf-8")
+    assert "AudioFuse ready: model audiofuse-default" in log
+    assert (tmp_path / "config").is_dir()  # its settings went there, not to the user's
