@@ -154,6 +154,11 @@ class RecordPanel(QWidget):
         self.rate_combo.setObjectName("sample_rate")
         self.rate_combo.setToolTip("Recordings are saved losslessly at this rate; the device's "
                                    "own rate is best")
+        self.format_combo = QComboBox()
+        self.format_combo.setObjectName("file_format")
+        self.format_combo.addItem("FLAC (lossless, smaller)", ".flac")
+        self.format_combo.addItem("WAV (lossless)", ".wav")
+        self.format_combo.setToolTip("Both keep every sample; FLAC files are smaller")
         self.device_note = QLabel()
         self.device_note.setObjectName("device_note")
         self.device_note.setWordWrap(True)
@@ -205,6 +210,7 @@ class RecordPanel(QWidget):
         form.addRow("Device", device_row)
         form.addRow("", self.device_note)
         form.addRow("Rate", self.rate_combo)
+        form.addRow("Format", self.format_combo)
         form.addRow("ID", self.id_edit)
         form.addRow("Site", self.site_combo)
         form.addRow("Note", self.note_edit)
@@ -255,13 +261,14 @@ class RecordPanel(QWidget):
         box.addWidget(self.status_label)
         box.addStretch(1)
         # Locked while recording (the note stays editable: it is saved when the recording ends).
-        self.inputs = (self.device_combo, self.rescan_button, self.rate_combo, self.id_edit,
-                       self.site_combo, self.auto_stop_check, self.auto_stop_spin,
+        self.inputs = (self.device_combo, self.rescan_button, self.rate_combo, self.format_combo,
+                       self.id_edit, self.site_combo, self.auto_stop_check, self.auto_stop_spin,
                        self.folder_button, self.monitor_check)
 
     def _connect(self) -> None:
         self.device_combo.activated.connect(self._on_device_chosen)
         self.rate_combo.activated.connect(self._on_rate_chosen)
+        self.format_combo.activated.connect(self._on_format_chosen)
         self.rescan_button.clicked.connect(lambda: self.refresh(rescan=True))
         self.auto_stop_check.toggled.connect(self._on_auto_stop_changed)
         self.auto_stop_spin.valueChanged.connect(self._on_auto_stop_changed)
@@ -279,6 +286,8 @@ class RecordPanel(QWidget):
         self.auto_stop_spin.setValue(seconds)
         self.auto_stop_spin.setEnabled(on)
         self.monitor_check.setChecked(self.settings.monitor_input)
+        self.format_combo.setCurrentIndex(
+            max(0, self.format_combo.findData(self.settings.recording_format)))
         self._show_folder()
 
     # -- devices ----------------------------------------------------------------------------
@@ -366,6 +375,9 @@ class RecordPanel(QWidget):
             self.device_note.hide()
         self._fill_rates()
         self._update_monitor()
+
+    def _on_format_chosen(self, _index: int) -> None:
+        self.settings.recording_format = str(self.format_combo.currentData())
 
     def _on_rate_chosen(self, _index: int) -> None:
         self.settings.input_samplerate = self.samplerate or 0
@@ -484,7 +496,8 @@ class RecordPanel(QWidget):
         info = self.info()
         folder = self.settings.recordings_folder
         try:
-            path = new_recording_path(folder, info)
+            path = new_recording_path(folder, info,
+                                      suffix=str(self.format_combo.currentData()))
             source = self.source_for(device)
             self.session.start(path, source=source, samplerate=self.samplerate, info=info,
                                max_seconds=self.max_seconds)

@@ -141,6 +141,16 @@ class Settings:
         self.qsettings.setValue("recording/auto_stop_seconds", float(seconds))
 
     @property
+    def recording_format(self) -> str:
+        """The recordings' file suffix: ".flac" (default) or ".wav"."""
+        value = str(self.qsettings.value("recording/format", ".flac")).lower()
+        return value if value in (".flac", ".wav") else ".flac"
+
+    @recording_format.setter
+    def recording_format(self, suffix: str) -> None:
+        self.qsettings.setValue("recording/format", suffix)
+
+    @property
     def monitor_input(self) -> bool:
         """Whether the Record panel listens to the device before recording (off by default)."""
         return str(self.qsettings.value("recording/monitor", "false")).lower() in ("true", "1")

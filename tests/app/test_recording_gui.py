@@ -140,12 +140,17 @@ def test_automatic_stop_keeps_exactly_the_chosen_seconds(qtbot, quick_window, sa
     assert panel.auto_stop_check.isChecked() and panel.auto_stop_spin.value() == 15.0
     panel.auto_stop_spin.setValue(6)
     assert settings.auto_stop == (True, 6.0)
+    assert panel.format_combo.currentData() == ".flac"  # the default; WAV chosen here
+    panel.format_combo.setCurrentIndex(1)
+    panel.format_combo.activated.emit(1)
+    assert settings.recording_format == ".wav"
     with qtbot.waitSignals([panel.recording_finished, window.recording_shown],
                            timeout=FINISH_MS):
         qtbot.mouseClick(panel.record_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: "/ 00:06.0" in panel.elapsed_label.text(), timeout=5000)
     result = panel.last_result
     assert result.ok and result.end_reason == "duration"
+    assert result.path.suffix == ".wav" and sf.info(str(result.path)).format == "WAV"
     assert sf.info(str(result.path)).frames == 6 * 2000
     assert read_sidecar(result.path).duration_s == 6.0
     assert window.current_path == result.path.absolute()
