@@ -28,7 +28,10 @@ def isolated_settings(qapp, tmp_path, monkeypatch) -> Settings:
     qapp.setApplicationName(APPLICATION)
     monkeypatch.setenv("AUDIOFUSE_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("AUDIOFUSE_DATA_DIR", str(tmp_path / "data"))  # the model library
-    return Settings()
+    settings = Settings()
+    # Not the user's Documents folder: a window's start looks there for recordings to recover.
+    settings.recordings_folder = tmp_path / "recordings-saved"
+    return settings
 
 
 @pytest.fixture
