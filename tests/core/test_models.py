@@ -136,3 +136,20 @@ def test_refuses_unsafe_deserialisation(tmp_path):
     lam.save(path)
     with pytest.raises(ModelError, match="unsafe deserialisation"):
         load_model(path)
+
+
+@pytest.mark.parametrize("rate, n_fft, n_mels, fmin, fmax", [
+    (2000, 256, 64, 25.0, 800.0),  # default preset
+    (22050, 2048, 224, 0.0, 11025.0),  # paper preset
+    (4000, 512, 40, 20.0, 1800.0),  # crosses 1 kHz, where the mel scale turns logarithmic
+])
+def test_mel_filterbank_is_librosas(rate, n_fft, n_mels, fmin, fmax):
+    """Our numpy mel filterbank (no numba at model load) equals librosa.filters.mel."""
+    import librosa
+
+    from audiofuse_core.models import _mel_filterbank
+
+    ours = _mel_filterbank(rate, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
