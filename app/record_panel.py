@@ -452,9 +452,14 @@ class RecordPanel(QWidget):
 
     # -- recording --------------------------------------------------------------------------
     def toggle(self) -> None:
-        """Record, or stop the recording in progress (Ctrl+R)."""
+        """Record, or stop the recording in progress (Ctrl+R); pressed again while the monitor
+        is letting the device go, the recording does not start.
+        """
         if self.session.active:
             self.stop()
+        elif self._starting:
+            self._starting = False  # _start_after_monitor will not start it
+            self._update_state()
         else:
             self.start()
 
@@ -480,6 +485,9 @@ class RecordPanel(QWidget):
         return self._start_now()
 
     def _start_after_monitor(self) -> None:
+        if not self._starting:  # cancelled meanwhile: listen again
+            self._update_monitor()
+            return
         self._starting = False
         if not self._start_now():
             self._update_state()

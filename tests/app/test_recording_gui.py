@@ -352,6 +352,11 @@ def test_listening_before_recording_shows_the_level_and_saves_nothing(
     assert panel.last_result.ok and sf.info(str(panel.last_result.path)).frames == 2 * 2000
     qtbot.waitUntil(lambda: panel.session.monitor is not None, timeout=5000)  # listens again
     assert panel.status_label.text().startswith("Saved ")  # the message is not overwritten
+    panel.toggle()  # Ctrl+R, and at once Ctrl+R again: no recording, listening goes on
+    assert panel.record_button.text() == "Starting…" and not panel.record_button.isEnabled()
+    panel.toggle()
+    qtbot.waitUntil(lambda: panel.session.monitor is not None, timeout=5000)
+    assert not panel.session.active and panel.record_button.text() == RECORD_TEXT
     panel.monitor_check.setChecked(False)
     qtbot.waitUntil(lambda: panel.session.monitor is None, timeout=5000)
     assert "Listening" not in panel.status_label.text()
