@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gui", help="open the desktop program")
     p.add_argument("files", nargs="*", metavar="FILE", help="recordings to open")
+    p.add_argument("--model", metavar="MODEL",
+                   help="model file to classify with (default: the active model)")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("record", add_help=False,
@@ -341,7 +343,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         gui = import_module("app.main")
     except ImportError as exc:
         raise AudioFuseError(f"the desktop program is not installed ({exc})") from None
-    return int(gui.main(list(args.files)) or 0)
+    argv = list(args.files) + (["--model", args.model] if args.model else [])
+    return int(gui.main(argv) or 0)
 
 
 def cmd_record(args: argparse.Namespace) -> int:

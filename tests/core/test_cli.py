@@ -91,3 +91,17 @@ def test_installed_entry_point_train_then_predict(tmp_path):
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert len(_json_lines(predicted.stdout)) == 14
     assert "oneDNN" not in predicted.stderr  # TensorFlow's start-up chatter is kept quiet
+
+
+def test_gui_passes_the_files_and_the_model_to_the_program(monkeypatch, tmp_path):
+    """`audiofuse gui` is a launcher: what it is given reaches app.main.main unchanged."""
+    import types
+
+    seen = []
+    stand_in = types.ModuleType("app.main")
+    stand_in.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "app.main", stand_in)
+    model = tmp_path / "clinic.keras"
+    assert main(["gui", "a.wav", "b.flac", "--model", str(model)]) == 0
+    assert seen == [["a.wav", "b.flac", "--model", str(model)]]
+    assert main(["gui"]) == 0 and seen[-1] == []
