@@ -514,9 +514,11 @@ Machine: {r['machine']}.
 
 Reading: no input overflow and the saved file is complete and matches what was played, so the
 recording itself held up under this load. The live view did not keep 30 frames a second here
-({r['fps']} on average, {lowest} in the worst second), most likely because with a load average
-near {r['load_average_before'][0]:g} on 2 cores the GUI thread often waits for a core (not
-measured apart). A frame that comes late draws all the audio that arrived meanwhile, so nothing
+({r['fps']} on average, {lowest} in the worst second). It was not the machine's load: on an idle
+machine (2026-12-02, load average 0.8) the same command gave 16 frames a second, with the GUI thread busy only
+43 % of the time; under Xvfb each frame waits on the X server's software rendering (note the
+system time), and each frame moves the time axis, so pyqtgraph lays out the tick labels again.
+Offscreen (no X server) the recording GUI tests saw about 29 frames a second. A frame that comes late draws all the audio that arrived meanwhile, so nothing
 is skipped, only shown later. Nearly all of the process's CPU is the window's: the GUI thread
 ({r['gui_thread_cpu_percent']} % of a core) and Qt's pooled worker threads (named "Thread
 (pooled)"; what they do was not traced, image conversion for the spectrogram is a guess); every
