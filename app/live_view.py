@@ -41,7 +41,7 @@ class LiveView(QWidget):
         self.curve.setClipToView(True)
         self.spectrogram = pg.PlotItem()
         style_plot(self.spectrogram, "Frequency (Hz)")
-        self.spectrogram.setLabel("bottom", "Time (s)")
+        self.spectrogram.setLabel("bottom", "Seconds before now")
         self.spectrogram.setMouseEnabled(x=False, y=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(COLOUR_MAP))
@@ -59,6 +59,7 @@ class LiveView(QWidget):
         box.addWidget(self.graphics, 1)
         self.frames_drawn = 0
         self.seconds = 10.0
+        self._half = MIN_AMPLITUDE
 
     def begin(self, display: LiveDisplay, title: str) -> None:
         """Clear the plots for a new recording shown through ``display``."""
@@ -66,24 +67,31 @@ class LiveView(QWidget):
         self.title.setText(title)
         self.curve.setData([], [])
         self.image.clear()
-        self.waveform.setXRange(0.0, self.seconds, padding=0)
+        self.waveform.setXRange(-self.seconds, 0.0, padding=0)
+        self._half = MIN_AMPLITUDE
         self.waveform.setYRange(-MIN_AMPLITUDE, MIN_AMPLITUDE, padding=0)
         self.spectrogram.setYRange(0.0, display.fmax, padding=0)
         self.frames_drawn = 0
 
     def draw(self, display: LiveDisplay) -> None:
-        """Show what ``display`` holds now; the last ``seconds`` fill the width."""
+        """Show what ``display`` holds now; the last ``seconds`` fill the width.
+
+        The time axis stays still (seconds before now, -10 to 0) and the data moves under it:
+        moving the axis made pyqtgraph lay out its tick labels again on every frame.
+        """
+        end = max(display.end_s, self.seconds)
         if len(display.wave):
-            self.curve.setData(display.wave_times(), display.wave)
+            self.curve.setData(display.wave_times() - end, display.wave)
         db = display.spectrogram_db
         if db.shape[1]:
             top = max(float(db.max()), -60.0)  # dB re full scale; quiet input stays dark
             self.image.setImage(db, autoLevels=False, levels=(top - DYNAMIC_RANGE_DB, top))
-            self.image.setRect(QRectF(*display.spectrogram_rect()))
-        end = max(display.end_s, self.seconds)
-        self.waveform.setXRange(end - self.seconds, end, padding=0)
+            x, y, width, height = display.spectrogram_rect()
+            self.image.setRect(QRectF(x - end, y, width, height))
         half = max(display.peak * 1.1, MIN_AMPLITUDE)
-        self.waveform.setYRange(-half, half, padding=0)
+        if abs(half - self._half) > 0.05 * self._half:  # rescale only on a real change
+            self._half = half
+            self.waveform.setYRange(-half, half, padding=0)
         self.frames_drawn += 1
 
     def set_title(self, text: str) -> None:

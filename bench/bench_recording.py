@@ -513,8 +513,9 @@ Machine: {r['machine']}.
 {rows}
 
 Reading: no input overflow and the saved file is complete and matches what was played, so the
-recording itself held up under this load. The live view did not keep 30 frames a second here
-({r['fps']} on average, {lowest} in the worst second). It was not the machine's load: on an idle
+recording itself held up under this load. The live view drew {r['fps']} frames a second on
+average ({lowest} in the worst second). Before 2026-12-02 03:00 it moved its time axis every
+frame and drew 16 frames a second. It was not the machine's load: on an idle
 machine (2026-12-02, load average 0.8) the same command gave 16 frames a second, with the GUI thread busy only
 43 % of the time; under Xvfb each frame waits on the X server's software rendering (note the
 system time), and each frame moves the time axis, so pyqtgraph lays out the tick labels again.
