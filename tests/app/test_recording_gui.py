@@ -373,23 +373,14 @@ def pulse_server():
     """
     from app.recording.devices import refresh_devices, sounddevice_module
     from app.recording.errors import RecordingUnavailableError
-    from tests.recording.pulse import PrivatePulseServer, PulseUnavailable
+    from tests.recording.pulse import started_server
 
     try:
         sounddevice_module()
     except RecordingUnavailableError as exc:
         pytest.skip(f"PortAudio path not testable: {exc}")
-    server = PrivatePulseServer()
-    try:
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.skip(f"no PulseAudio server can be started here: {exc}")
-    refresh_devices()
-    try:
+    with started_server(pytest.skip, refresh_devices) as server:
         yield server
-    finally:
-        server.stop()
-        refresh_devices()
 
 
 @pytest.mark.slow

@@ -199,22 +199,15 @@ def pulse_sink():
     """A private PulseAudio server whose null sink is the default output (skips, saying why,
     where none can be started); PortAudio's device list is read again before and after.
     """
-    from tests.recording.pulse import PrivatePulseServer, PulseUnavailable
+    from tests.recording.pulse import started_server
 
     try:
         player_module.sounddevice_module()
     except player_module.PlaybackUnavailable as exc:
         pytest.skip(str(exc))
-    server = PrivatePulseServer()
-    try:
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.skip(f"no PulseAudio server can be started here: {exc}")
-    try:
+    with started_server(pytest.skip,
+                        lambda: player_module.list_output_devices(rescan=True)) as server:
         yield server
-    finally:
-        server.stop()
-        player_module.list_output_devices(rescan=True)
 
 
 def test_space_plays_and_pauses_through_a_null_sink_and_the_playhead_moves(qtbot, window,

@@ -7,7 +7,7 @@ import pytest
 from app.recording.devices import refresh_devices, sounddevice_module
 from app.recording.errors import RecordingUnavailableError
 
-from .pulse import PrivatePulseServer, PulseUnavailable
+from .pulse import started_server
 
 
 @pytest.fixture(scope="session")
@@ -20,14 +20,6 @@ def pulse_server():
         sounddevice_module()
     except RecordingUnavailableError as exc:
         pytest.skip(f"PortAudio path not testable: {exc}")
-    server = PrivatePulseServer()
-    try:
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.skip(f"no PulseAudio server can be started here: {exc}")
-    refresh_devices()  # PortAudio lists ALSA's pulse device only when a server answers
-    try:
+    # PortAudio lists ALSA's pulse device only when a server answers: read the list again
+    with started_server(pytest.skip, refresh_devices) as server:
         yield server
-    finally:
-        server.stop()
-        refresh_devices()

@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REQUIRED = ("pulseaudio", "pactl", "paplay")
@@ -137,3 +139,23 @@ class PrivatePulseServer:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+@contextmanager
+def started_server(skip: Callable[[str], object],
+                   on_change: Callable[[], object] = lambda: None) -> Iterator[PrivatePulseServer]:
+    """A running :class:`PrivatePulseServer` for a test fixture: ``skip(reason)`` where none can
+    be started; ``on_change()`` after it starts and after it stops (PortAudio must read its
+    device list again).
+    """
+    server = PrivatePulseServer()
+    try:
+        server.start()
+    except PulseUnavailable as exc:
+        skip(f"no PulseAudio server can be started here: {exc}")
+    on_change()
+    try:
+        yield server
+    finally:
+        server.stop()
+        on_change()
