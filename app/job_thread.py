@@ -26,6 +26,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from .gc_guard import collect_garbage_on_gui_thread
+
 
 @dataclass(frozen=True)
 class JobError:
@@ -59,6 +61,7 @@ class JobThread(QObject):
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_garbage_on_gui_thread()  # a job must never collect the GUI's garbage
         self._numbers = itertools.count(1)
         self._in_flight: set[int] = set()
         self._thread = QThread(self)

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from .advanced.singletons import make_singletons_immortal
 from .colours import ERROR
+from .gc_guard import collect_garbage_on_gui_thread
 from .level_meter import LevelMeter
 from .live_view import LiveView
 from .recording import (
@@ -111,6 +112,8 @@ class RecordPanel(QWidget):
         # The live views repaint 30 times a second: PySide6 6.12.0 on Python 3.11 would
         # otherwise drain None's reference count (see app/advanced/singletons.py).
         make_singletons_immortal()
+        # The recorder's threads and PortAudio's callback must never collect the GUI's garbage.
+        collect_garbage_on_gui_thread()
         self.setObjectName("record_panel")
         self.settings = settings
         #: Injectable: the input devices now (raises RecordingUnavailableError).

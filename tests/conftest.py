@@ -75,3 +75,17 @@ def model_path(untrained_model_path) -> Path:
 
     bundled = default_model_path()
     return bundled if bundled.is_file() else untrained_model_path
+
+
+@pytest.fixture(autouse=True)
+def _collect_cycles_between_tests():
+    """Where the app's guard has turned automatic collection off (app/gc_guard.py), its timer
+    runs only while a test waits on Qt: collect what is due after each test too, on this thread.
+    """
+    yield
+    import gc
+
+    if not gc.isenabled():
+        from app.gc_guard import collect_if_due
+
+        collect_if_due()

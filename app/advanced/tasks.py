@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from ..gc_guard import collect_garbage_on_gui_thread
+
 
 class TaskRunner(QObject):
     """Runs one callable at a time on a worker thread; see the module docstring."""
@@ -28,6 +30,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_garbage_on_gui_thread()  # a task must never collect the GUI's garbage
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._active = False
