@@ -77,9 +77,11 @@ class LiveView(QWidget):
         """Show what ``display`` holds now; the last ``seconds`` fill the width.
 
         The time axis stays still (seconds before now, -10 to 0) and the data moves under it:
-        moving the axis made pyqtgraph lay out its tick labels again on every frame.
+        moving the axis made pyqtgraph lay out its tick labels again on every frame. The newest
+        sample is always at 0, "now", also in the first seconds, when the trace grows from the
+        right.
         """
-        end = max(display.end_s, self.seconds)
+        end = display.end_s
         if len(display.wave):
             self.curve.setData(display.wave_times() - end, display.wave)
         db = display.spectrogram_db

@@ -4,6 +4,10 @@ main-window.png: the bundled abnormal example (PhysioNet 2016 e01289) classified
 model, the pointer resting on the spectrogram so that the crosshair and its read-out show.
 batch-table.png: the 14 PhysioNet test recordings (tests/data) classified in the results table,
 sorted by probability, the highest selected and shown above.
+recording.png: the Record panel 7.5 s into a recording, live views drawn. The machine that renders
+these has no stethoscope: the "device" replays a real PASCAL murmur recording at its own speed
+through the recorder (app.recording.FakeSource, as the tests do); the PhysioNet example where the
+PASCAL samples are not beside the checkout.
 
 Run:  xvfb-run -a .venv/bin/python bench/screenshots_app.py [--out docs/screenshots]
 """
@@ -43,14 +47,14 @@ def main() -> int:
 
     app.setWindowIcon(QIcon(str(icon_path(256))))
     settings_file = Path(tempfile.mkdtemp(prefix="audiofuse-shots-")) / "audiofuse.ini"
-    window = MainWindow(Settings(QSettings(str(settings_file), QSettings.Format.IniFormat)),
-                        model_path=default_model_path())
+    settings = Settings(QSettings(str(settings_file), QSettings.Format.IniFormat))
+    settings.recordings_folder = settings_file.parent / "AudioFuse recordings"
+    window = MainWindow(settings, model_path=default_model_path())
     window.resize(*SIZE)
-    record_dock = getattr(window, "record_dock", None)
-    if record_dock is not None:
-        # The machine that renders these has no stethoscope: the Record panel would only say
-        # so in red. It has its own screenshot (docs/screenshots/recording.png).
-        record_dock.hide()
+    record_dock = window.record_dock
+    # The machine that renders these has no stethoscope: the Record panel would only say so in
+    # red. It has its own screenshot, with a replayed recording (recording.png, below).
+    record_dock.hide()
     window.show()
 
     def wait_until(condition, timeout_s: float) -> None:
@@ -96,6 +100,32 @@ def main() -> int:
     settle()
     window.grab().save(str(out / "batch-table.png"))
     print(panel.progress_label.text(), flush=True)
+
+    window.batch_dock.hide()
+    record_dock.show()
+    record = window.record_panel
+    replayed = REPO.parent / "shared/data/samples/pascal_chsc2011/set_a/murmur__201101051104.wav"
+    if not replayed.is_file():
+        replayed = example
+    from app.recording import FakeSource, InputDevice
+
+    stethoscope = InputDevice(name="Stethoscope replay (PASCAL murmur)", hostapi="ALSA", index=1,
+                              max_channels=1, default_samplerate=44100.0, is_default=True)
+    record.list_devices = lambda: [stethoscope]
+    record.source_for = lambda device: FakeSource(replayed, name=device.name, end="loop")
+    if record.refresh() is not None:
+        raise RuntimeError(f"the Record panel refused the replay: {record.refresh()}")
+    record.id_edit.setText("P-0173")
+    record.site_combo.setCurrentIndex(record.site_combo.findData("mitral"))
+    record.note_edit.setPlainText("Sitting, leaning forward; end-expiration")
+    window.actions["record"].trigger()
+    wait_until(lambda: record.session.elapsed_s >= 7.5, 60)
+    window.grab().save(str(out / "recording.png"))
+    print(f"recording: {record.live_view.frames_drawn} live frames drawn", flush=True)
+    saved: list = []
+    record.recording_finished.connect(saved.append)
+    window.actions["record"].trigger()  # stop: the file is saved (in the temporary folder)
+    wait_until(lambda: bool(saved), 60)
     window.close()
     return 0
 

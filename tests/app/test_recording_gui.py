@@ -101,6 +101,10 @@ def test_record_stop_saves_the_typed_fields_and_the_result_is_shown(
     assert live.frames_drawn >= 5 * wall, f"{live.frames_drawn} frames in {wall:.1f} s"
     assert live.curve.getData()[0] is not None and len(live.curve.getData()[0]) > 1000
     assert live.image.image is not None and live.image.image.shape[0] > 10
+    # The axis reads "seconds before now": the newest sound is at 0 even before 10 s are in.
+    times = live.curve.getData()[0]
+    assert -0.05 < times[-1] <= 0.0 and -10.0 < times[0] < -4.0, (times[0], times[-1])
+    assert -0.5 < live.image.mapRectToParent(live.image.boundingRect()).right() <= 0.05
     assert panel.meter.peak_db > -60 and "dBFS" in panel.level_label.text()
     assert panel.elapsed_label.text().startswith("00:0")
     assert panel.overflow_label.text() == "Input overflows: 0"
