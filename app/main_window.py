@@ -259,6 +259,8 @@ class MainWindow(QMainWindow):
         """Open what the user gave: one recording is shown and classified; several (or a
         folder) are classified in the table, the first shown.
         """
+        if self._refuse_while_recording():
+            return
         given = [Path(p) for p in paths]
         files = expand_paths(given)
         if not files:
@@ -273,6 +275,8 @@ class MainWindow(QMainWindow):
 
     def open_recording(self, path: str | Path, *, classify: bool = True) -> None:
         """Show ``path`` and classify it (unless it is already classified or in a batch)."""
+        if self._refuse_while_recording():
+            return
         path = Path(path).absolute()
         self.player.stop()
         self._forget_explanation()
@@ -296,6 +300,16 @@ class MainWindow(QMainWindow):
             self._screen_request = None
             self.result_panel.show_message("Waiting its turn in the table…")
         self._update_actions()
+
+    def _refuse_while_recording(self) -> bool:
+        """While recording, the screen belongs to the recording: opening another one would put
+        its result beside the live view. Say so instead; returns whether it was refused.
+        """
+        if not self.record_panel.session.active:
+            return False
+        self.statusBar().showMessage("Recording in progress: stop it (Ctrl+R) before opening "
+                                     "another recording.", 10_000)
+        return True
 
     def start_batch(self, files: list[Path]) -> int:
         batch = self.runner.new_batch()
@@ -802,7 +816,9 @@ class MainWindow(QMainWindow):
         self.banner.clear()
 
     def _update_actions(self) -> None:
-        has_recording = self.current_data is not None
+        # While recording, the views of the recording opened before are hidden: playing,
+        # navigating or exporting them then would act on something the screen does not show.
+        has_recording = self.current_data is not None and not self.record_panel.session.active
         play = self.actions["play_pause"]
         play.setEnabled(has_recording and self.player.available)
         if not self.player.available:

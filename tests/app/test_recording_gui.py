@@ -161,6 +161,31 @@ def test_automatic_stop_keeps_exactly_the_chosen_seconds(qtbot, quick_window, sa
     assert not window.banner.isVisible()
 
 
+def test_while_recording_nothing_else_can_be_opened_played_navigated_or_exported(
+        qtbot, window, saved_folder, normal_wav, abnormal_wav):
+    with qtbot.waitSignals([window.recording_shown, window.result_shown],
+                           timeout=RESULT_TIMEOUT_MS):
+        window.open_paths([abnormal_wav])
+    about_the_shown = ("export_report", "zoom_in", "fit", "step_forward", "explain")
+    assert all(window.actions[a].isEnabled() for a in about_the_shown)
+    panel = plug_in(window.record_panel, normal_wav, end="loop")
+    panel.auto_stop_check.setChecked(False)
+    with qtbot.waitSignal(panel.recording_started, timeout=5000):
+        window.actions["record"].trigger()
+    assert not window.view.isVisible()
+    assert not any(window.actions[a].isEnabled() for a in (*about_the_shown, "play_pause"))
+    window.open_paths([normal_wav])  # dropped or chosen while recording: refused, and said why
+    assert window.current_path == abnormal_wav.absolute() and not window.view.isVisible()
+    assert "stop it (Ctrl+R)" in window.statusBar().currentMessage()
+    assert window.result_panel.summary.text().startswith("Recording…")
+    qtbot.waitUntil(lambda: panel.session.elapsed_s >= 6.0, timeout=15_000)  # enough to classify
+    with qtbot.waitSignals([panel.recording_finished, window.recording_shown,
+                            window.result_shown], timeout=RESULT_TIMEOUT_MS):
+        window.actions["record"].trigger()
+    assert window.current_path == panel.last_result.path.absolute()
+    assert all(window.actions[a].isEnabled() for a in about_the_shown)
+
+
 def test_device_lost_mid_recording_keeps_the_audio_and_says_so(qtbot, quick_window,
                                                                saved_folder, normal_wav):
     window = quick_window
