@@ -73,13 +73,16 @@ def main(args: list[str]) -> int:
     print("|---" * (6 + len(SUBSETS)) + "|")
     for kind, metas in rows.items():
         def stat(get, metas=metas) -> str:
-            values = [get(m) for m in metas]
+            values = [v for v in map(get, metas) if v is not None]
+            if not values:  # a subset left out of these models' training and validation
+                return "-"
             if len(values) == 1:
                 return f"{values[0]:.3f}"
             return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
         overall = [lambda m, k=k: m["validation"]["overall"][k]
                    for k in ("roc_auc", "mcc", "f1_abnormal", "accuracy")]
-        subsets = [lambda m, s=s: m["validation"]["per_subset"][s]["roc_auc"] for s in SUBSETS]
+        subsets = [lambda m, s=s: m["validation"]["per_subset"].get(s, {}).get("roc_auc")
+                   for s in SUBSETS]
         print(f"| {kind} | {len(metas)} | " + " | ".join(stat(g) for g in overall + subsets) + " |")
     return 0
 
