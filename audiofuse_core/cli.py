@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("refit-threshold",
+                       help="copy a model with its threshold refitted on a site's labelled "
+                            "recordings")
+    p.add_argument("model", metavar="MODEL", help="model file (never changed)")
+    p.add_argument("data", nargs="+", metavar="DATA", help="the site's labelled data-set folders")
+    p.add_argument("--out", required=True, help="the new model file (.keras; must not exist)")
+    p.add_argument("--site", help="the site's name for the model card (default: the folder's)")
+    p.add_argument("--artifact-as-abnormal", action="store_true")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--min-per-class", type=int, default=None, help=argparse.SUPPRESS)  # tests
+    p.set_defaults(func=cmd_refit_threshold)
+
     p = sub.add_parser("reproduce", help="the paper's tables for our three models")
     p.add_argument("--physionet", required=True, metavar="DIR",
                    help="PhysioNet 2016 folder (training-a..f, or one of them)")
@@ -302,6 +315,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"wrote {path}", file=sys.stderr)
     print(report.to_json() if args.json else report.to_markdown())
     return 1 if report.failed else 0
+
+
+def cmd_refit_threshold(args: argparse.Namespace) -> int:
+    from .datasets import scan_many
+    from .site_threshold import MIN_PER_CLASS, refit_threshold
+
+    data = scan_many(args.data, artifact_as_abnormal=args.artifact_as_abnormal)
+    if not data.records:
+        raise AudioFuseError(f"no labelled recordings found in {', '.join(args.data)}")
+    site = args.site or ", ".join(Path(d).resolve().name for d in args.data)
+
+    def tick(i: int, n: int, _result) -> None:
+        print(f"\rscoring {i}/{n}", end="", file=sys.stderr, flush=True)
+
+    done = refit_threshold(args.model, data.records, args.out, site=site,
+                           bootstrap=args.bootstrap, progress=tick,
+                           min_per_class=args.min_per_class or MIN_PER_CLASS)
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({"model": str(done.source), "out": str(done.out), "site": done.site,
+                          "threshold_before": done.threshold_before,
+                          "threshold_after": done.threshold_after, "before": done.before,
+                          "after": done.after}))
+    else:
+        print(done.to_markdown())
+    return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

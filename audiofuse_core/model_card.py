@@ -70,6 +70,17 @@ def render_model_card(meta: dict[str, Any]) -> str:
         lines += ["", "## Validation (recordings held out of training, same data set)", ""]
         rows = [("all", validation["overall"])] + sorted(validation.get("per_subset", {}).items())
         lines.append(metrics_table(rows))
+    for entry in meta.get("site_thresholds", []):
+        lines += ["", f"## Threshold refitted for {entry.get('site', '?')}", ""]
+        lines.append(f"- {entry.get('date', '?')}: threshold {fmt(entry.get('threshold_before'))}"
+                     f" -> {fmt(entry.get('threshold_after'))}, chosen on {entry.get('n', '?')} "
+                     f"of the site's recordings ({entry.get('n_abnormal', '?')} abnormal) from "
+                     f"{entry.get('source', '?')} (version {entry.get('source_version', '?')}); "
+                     "the weights are those of that model")
+        if entry.get("before") and entry.get("after"):
+            lines.append("- The figures after the refit are measured on the recordings it was "
+                         "fitted to (optimistic):")
+            lines += ["", metrics_table([("before", entry["before"]), ("after", entry["after"])])]
     lines += ["", "## Known limits", ""]
     lines += [
         "- Not a diagnosis: a result supports, never replaces, a clinician's auscultation.",
