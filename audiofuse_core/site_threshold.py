@@ -78,24 +78,36 @@ def refit_threshold(model: str | Path, records: Sequence[Record], out: str | Pat
                     progress: Callable[[int, int, Any], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> SiteThreshold:
     """Score ``records`` with the model file ``model`` and write a copy with the threshold that
-    suits them to ``out`` (see the module docstring). Raises an :class:`AudioFuseError` with the
-    reason, and writes nothing, when ``out`` exists or is the model itself, when the recordings
-    hold fewer than ``min_per_class`` scored recordings of either class, or when cancelled.
+    suits them to ``out`` (see the module docstring and :func:`write_site_copy`).
     """
-    from .models import load_model, save_model
-
     source, out = Path(model), Path(out)
-    if out.suffix != ".keras":
-        raise ModelError(f"{out}: model files must end in .keras")
-    if out.exists():
-        raise AudioFuseError(f"{out}: already exists; choose a new file name (nothing is "
-                             "overwritten)")
+    _check_out(out)
     if not source.is_file():
         raise ModelError(f"{source}: model file not found")
     report = evaluate(source, records, bootstrap=bootstrap, progress=progress,
                       should_stop=should_stop)
     if report.cancelled:
         raise AudioFuseError("cancelled: no model was written")
+    return write_site_copy(source, report, out, site=site, bootstrap=bootstrap,
+                           min_per_class=min_per_class)
+
+
+def write_site_copy(model: str | Path, report: EvaluationReport, out: str | Path, *,
+                    site: str, bootstrap: int = 1000,
+                    min_per_class: int = MIN_PER_CLASS) -> SiteThreshold:
+    """Write to ``out`` a copy of the model file ``model`` whose threshold maximises Youden's J
+    on ``report`` (that model's evaluation on the site's recordings).
+
+    Raises an :class:`AudioFuseError` with the reason, and writes nothing, when ``out`` exists
+    (or is the model itself), when the report holds fewer than ``min_per_class`` scored
+    recordings of either class, or when the report was cancelled.
+    """
+    from .models import load_model, save_model
+
+    source, out = Path(model), Path(out)
+    _check_out(out)
+    if report.cancelled:
+        raise AudioFuseError("the evaluation was cancelled: no model was written")
     labels, scores = report.scored()
     n_abnormal = int(np.sum(labels == 1))
     n_normal = int(len(labels) - n_abnormal)
@@ -125,8 +137,14 @@ def refit_threshold(model: str | Path, records: Sequence[Record], out: str | Pat
                               f"({now:%Y-%m-%d}): {RULE}; was {before_threshold:.3f}")
     meta["version"] = f"{meta.get('version', 'unversioned')}+site-{now:%Y%m%d%H%M}"
     keras_model.metadata = meta
-    if out.exists():  # made while the recordings were scored
-        raise AudioFuseError(f"{out}: already exists; choose a new file name (nothing is "
-                             "overwritten)")
+    _check_out(out)  # made while the model loaded?
     save_model(keras_model, out)
     return SiteThreshold(source, out, site, before_threshold, threshold, before, after, report)
+
+
+def _check_out(out: Path) -> None:
+    if out.suffix != ".keras":
+        raise ModelError(f"{out}: model files must end in .keras")
+    if out.exists():
+        raise AudioFuseError(f"{out}: already exists; choose a new file name (nothing is "
+                             "overwritten)")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from audiofuse_core.errors import AudioFuseError, DatasetError
+from audiofuse_core.site_threshold import MIN_PER_CLASS
 
 from .evaluation_view import EvaluationView
 from .library import ModelLibrary
@@ -49,6 +50,10 @@ def evaluate_folder(model_path: str | Path, folders: list[str | Path],
 class EvaluationTab(QWidget):
     evaluated = Signal(object)  # EvaluationReport
     recording_activated = Signal(str)
+    model_added = Signal(str)  # path of a model written into the library (a site's threshold)
+
+    #: Recordings of each class an evaluation needs before its threshold can be refitted.
+    min_per_class = MIN_PER_CLASS
 
     def __init__(self, library: ModelLibrary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +82,14 @@ class EvaluationTab(QWidget):
         self.export_button.setToolTip("report.md, report.json, predictions.csv, roc.png, "
                                       "confusion.png")
         self.export_button.clicked.connect(self._on_export_clicked)
+        self.refit_button = QPushButton("Refit threshold...")
+        self.refit_button.setEnabled(False)
+        self.refit_button.setToolTip(
+            "Save a copy of this model, in the library, whose decision threshold suits this "
+            "folder's recordings (a new stethoscope or clinic). The weights are not changed.")
+        self.refit_button.clicked.connect(self.refit_threshold)
+        self.report = None  # the last finished evaluation
+        self._report_site = ""
         row = QHBoxLayout()
         row.addWidget(QLabel("Model"))
         row.addWidget(self.model, 2)
@@ -87,6 +100,7 @@ class EvaluationTab(QWidget):
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
         row.addWidget(self.export_button)
+        row.addWidget(self.refit_button)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m recordings")
         self.progress.hide()
@@ -138,6 +152,9 @@ class EvaluationTab(QWidget):
         if self.runner.busy:
             return
         self.message.setText(f"Evaluating {Path(model).name} on {folder}...")
+        self.report = None
+        self.refit_button.setEnabled(False)
+        self._report_site = Path(folder).name or folder
         self.progress.setValue(0)
         self.progress.show()
         self.runner.submit("evaluate", lambda report, stop: evaluate_folder(
@@ -152,17 +169,54 @@ class EvaluationTab(QWidget):
         self.run_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         self.progress.setVisible(busy)
+        self.refit_button.setEnabled(not busy and self.report is not None
+                                     and not self.report.cancelled)
 
-    def _on_runner_done(self, _name: str, report) -> None:
+    def _on_runner_done(self, name: str, result) -> None:
+        if name == "refit":
+            self._on_refitted(result)
+            return
         self.message.setText("Double-click a recording to open it in the viewer. "
                              "Misclassified recordings are shaded.")
-        self.view.show_report(report)
+        self.report = result
+        self.view.show_report(result)
         self.export_button.setEnabled(True)
-        self.evaluated.emit(report)
+        self.evaluated.emit(result)
 
-    def _on_runner_error(self, _name: str, exc: Exception, _trace: str) -> None:
+    def _on_runner_error(self, name: str, exc: Exception, _trace: str) -> None:
         reason = str(exc) if isinstance(exc, AudioFuseError) else f"{type(exc).__name__}: {exc}"
-        self.message.setText(f"<b>The evaluation failed:</b> {reason}")
+        what = "No model was written" if name == "refit" else "The evaluation failed"
+        self.message.setText(f"<b>{what}:</b> {reason}")
+
+    def refit_threshold(self) -> None:
+        """Write, off the GUI thread, a library copy of the evaluated model with the threshold
+        refitted on the evaluated recordings (audiofuse_core.site_threshold).
+        """
+        report = self.report
+        if report is None or self.runner.busy:
+            return
+        from audiofuse_core.site_threshold import write_site_copy
+
+        source, site = Path(report.model_path), self._report_site
+        out = self.library.new_model_path(f"{source.stem}-{site}")
+        minimum = self.min_per_class
+        self.message.setText(f"Refitting the threshold of {source.name} for {site}...")
+        self.runner.submit("refit", lambda _report, _stop: write_site_copy(
+            source, report, out, site=site, bootstrap=BOOTSTRAP, min_per_class=minimum))
+
+    def _on_refitted(self, done) -> None:
+        before, after = done.before, done.after
+        self.message.setText(
+            f"Saved <b>{done.out.stem}</b> in the library: threshold "
+            f"{done.threshold_before:.3f} → {done.threshold_after:.3f}; on these "
+            f"{before['n']} recordings sensitivity {before['sensitivity']:.2f} → "
+            f"{after['sensitivity']:.2f}, specificity {before['specificity']:.2f} → "
+            f"{after['specificity']:.2f} (fitted on them, so optimistic: check it on other "
+            "recordings of this site). Activate it in the Models tab to use it."
+            + (f" <b>Warning:</b> ROC-AUC {before['roc_auc']:.2f} here: no threshold makes "
+               "this model reliable on these recordings." if before["roc_auc"] < 0.7 else ""))
+        self.refresh_models()
+        self.model_added.emit(str(done.out))
 
     def _on_export_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the evaluation to")

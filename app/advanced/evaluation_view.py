@@ -174,6 +174,8 @@ class EvaluationView(QWidget):
         self.title = QLabel("No evaluation yet.")
         self.title.setWordWrap(True)
         self.metrics = QTableWidget(0, len(METRIC_COLUMNS))
+        self.metrics.setHorizontalHeaderLabels([c for c, _ in METRIC_COLUMNS])
+        self.metrics.resizeColumnsToContents()  # the headers readable before the first report
         self.metrics.verticalHeader().hide()
         self.metrics.setMaximumHeight(150)
         self.roc = make_roc_plot()

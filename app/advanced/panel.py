@@ -50,6 +50,8 @@ class AdvancedPanel(QWidget):
         self.training_tab.model_trained.connect(self._on_training_model_trained)
         self.models_tab.model_activated.connect(self._on_models_model_activated)
         self.evaluation_tab.recording_activated.connect(self.recording_requested)
+        self.evaluation_tab.model_added.connect(lambda path: self.models_tab.refresh(
+            Path(path).stem))
         if open_recording is not None:
             self.recording_requested.connect(open_recording)
         if model_activated is not None:

@@ -74,6 +74,39 @@ def test_evaluating_a_folder_without_recordings_says_why(qtbot, panel, model_pat
     assert "no labelled recordings" in tab.message.text()
 
 
+def test_refitting_the_threshold_for_the_folder_adds_a_copy_to_the_library(
+        qtbot, panel, untrained_model_path, physionet_dir):
+    from audiofuse_core.metrics import best_threshold
+    from audiofuse_core.modelfile import read_model_metadata
+
+    original = untrained_model_path.read_bytes()
+    tab = panel.evaluation_tab
+    assert not tab.refit_button.isEnabled()  # nothing evaluated yet
+    report = _evaluate(qtbot, panel, untrained_model_path, physionet_dir)
+    assert tab.refit_button.isEnabled()
+    # 7 normal and 7 abnormal recordings: too few for the real minimum, said, nothing written
+    before = {m.id for m in panel.library.models()}
+    with qtbot.waitSignal(tab.runner.error, timeout=EVALUATION_TIMEOUT_MS):
+        tab.refit_button.click()
+    assert "No model was written" in tab.message.text()
+    assert "at least 10 of each" in tab.message.text()
+    assert {m.id for m in panel.library.models()} == before
+    tab.min_per_class = 3
+    with qtbot.waitSignal(tab.model_added, timeout=EVALUATION_TIMEOUT_MS) as added:
+        tab.refit_button.click()
+    path = added.args[0]
+    meta = read_model_metadata(path)
+    assert meta["threshold"] == pytest.approx(best_threshold(*report.scored()))
+    assert meta["site_thresholds"][-1]["site"] == "physionet2016"
+    assert "Saved" in tab.message.text() and "optimistic" in tab.message.text()
+    # in the library, listed in both tabs, not active until the user says so
+    new_id = next(m.id for m in panel.library.models() if str(m.path) == path)
+    assert new_id not in before and panel.library.active_id() == BUNDLED_ID
+    assert panel.models_tab.selected_id() == new_id
+    assert tab.model.findData(path) >= 0
+    assert untrained_model_path.read_bytes() == original
+
+
 def test_compare_activate_and_roll_back(qtbot, panel, untrained_model_path, physionet_dir):
     library = panel.library
     shutil.copyfile(untrained_model_path, library.models_dir / "candidate.keras")
