@@ -28,7 +28,6 @@ from audiofuse_core.resources import icon_path
 
 from .advanced.singletons import make_singletons_immortal
 from .errors import ErrorReporter, setup_logging
-from .gc_guard import collect_garbage_on_gui_thread
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANIZATION, Settings
 
@@ -128,7 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("AudioFuse")
     app.setApplicationVersion(__version__)
     app.setWindowIcon(QIcon(str(icon_path(256))))
-    collect_garbage_on_gui_thread()  # see app/gc_guard.py
     log_path = setup_logging()
     reporter = ErrorReporter(log_path, app)
     reporter.install()

@@ -32,6 +32,7 @@ from .evaluation import EvaluationReport, evaluate, fmt, metrics_table
 from .metrics import best_threshold, binary_metrics
 
 MIN_PER_CLASS = 10
+RANKS_POORLY = 0.7  # a site's ROC-AUC under this: no threshold makes the model reliable there
 RULE = "maximises Youden's J (sensitivity + specificity - 1)"
 
 
@@ -47,6 +48,14 @@ class SiteThreshold:
     before: dict[str, Any]  # binary metrics on the site's recordings at the old threshold
     after: dict[str, Any]  # the same at the refitted threshold (fitted on them: optimistic)
     report: EvaluationReport
+
+    @property
+    def warning(self) -> str | None:
+        """Why the copy should not be relied on even with its new threshold, or None."""
+        if self.before["roc_auc"] >= RANKS_POORLY:
+            return None
+        return (f"ROC-AUC {fmt(self.before['roc_auc'])} on this site's recordings: the model "
+                "ranks them poorly; no threshold makes it reliable here.")
 
     def to_markdown(self) -> str:
         lines = [
@@ -66,10 +75,8 @@ class SiteThreshold:
             "The figures after the refit are measured on the recordings the threshold was fitted "
             "to, so they are optimistic: check the new model on other recordings of this site.",
         ]
-        if self.before["roc_auc"] < 0.7:
-            lines += ["", f"**Warning**: ROC-AUC {fmt(self.before['roc_auc'])} on this site's "
-                      "recordings. The model ranks them poorly; no threshold makes it reliable "
-                      "here."]
+        if self.warning:
+            lines += ["", f"**Warning**: {self.warning}"]
         return "\n".join(lines) + "\n"
 
 
@@ -86,8 +93,6 @@ def refit_threshold(model: str | Path, records: Sequence[Record], out: str | Pat
         raise ModelError(f"{source}: model file not found")
     report = evaluate(source, records, bootstrap=bootstrap, progress=progress,
                       should_stop=should_stop)
-    if report.cancelled:
-        raise AudioFuseError("cancelled: no model was written")
     return write_site_copy(source, report, out, site=site, bootstrap=bootstrap,
                            min_per_class=min_per_class)
 

@@ -3,8 +3,9 @@
 advanced-data.png: the Data tab after scanning the shared PhysioNet development set and the PASCAL
 samples (with their skipped files). advanced-models.png: the Models tab after importing the
 bundled waveform baseline and comparing it with the active (bundled fusion) model on the CirCor
-development recordings. advanced-refit.png: the Evaluation tab after evaluating the bundled model
-on the CirCor development recordings and pressing "Refit threshold...".
+development recordings. advanced-evaluation.png and advanced-refit.png: the Evaluation tab after
+evaluating the bundled model on the CirCor development recordings, then after pressing "Refit
+threshold...".
 
 Run:  xvfb-run -a nice .venv/bin/python bench/screenshots_advanced.py [--only data models refit]
 """
@@ -68,6 +69,8 @@ def main() -> int:
         evaluation.runner.error.connect(lambda name, exc, _t: added.append(f"{name}: {exc}"))
         evaluation.start()
         wait_until(lambda: evaluation.report is not None or bool(added), 1800)
+        app.processEvents()
+        panel.grab().save(str(OUT / "advanced-evaluation.png"))
         evaluation.refit_threshold()
         wait_until(lambda: bool(added), 600)
         print(added, flush=True)

@@ -213,8 +213,7 @@ class EvaluationTab(QWidget):
             f"{after['sensitivity']:.2f}, specificity {before['specificity']:.2f} → "
             f"{after['specificity']:.2f} (fitted on them, so optimistic: check it on other "
             "recordings of this site). Activate it in the Models tab to use it."
-            + (f" <b>Warning:</b> ROC-AUC {before['roc_auc']:.2f} here: no threshold makes "
-               "this model reliable on these recordings." if before["roc_auc"] < 0.7 else ""))
+            + (f" <b>Warning:</b> {done.warning}" if done.warning else ""))
         self.refresh_models()
         self.model_added.emit(str(done.out))
 
