@@ -24,6 +24,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
     lines.append(f"- Model: {meta.get('kind', '?')} on the `{preset.get('name', '?')}` preset "
                  f"({preset.get('sample_rate', '?')} Hz, {preset.get('window_seconds', '?')} s "
                  f"windows, {coverage})")
+    if preset.get("waveform_whiten_hz") and meta.get("kind") in ("fusion", "waveform"):
+        lines.append(f"- Waveform input whitened: each window's spectral envelope (smoothed over "
+                     f"{fmt(preset['waveform_whiten_hz'], 0)} Hz) replaced by one fixed "
+                     "heart-sound shape, so a stethoscope's frequency response cancels")
     use = meta.get("intended_use", "Decision support, not a diagnosis.")
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "

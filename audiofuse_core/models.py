@@ -80,6 +80,73 @@ class WaveformStandardize(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class WaveformWhiten(layers.Layer):
+    """Give every window the same spectral envelope, keeping its timing and phase.
+
+    The window's spectrum is divided by its own magnitude smoothed over ``smooth_hz`` and
+    multiplied by a fixed target envelope: flat up to ``knee_hz``, then falling ``slope_db``
+    per octave (the mean shape of PhysioNet's heart sounds, about -10 dB per octave above 50 Hz,
+    so that a recording's weak, noisy high band is not raised to the level of S1 and S2). Zero
+    outside ``band`` (raised-cosine edges of ``edge_hz``); then transformed back and scaled to
+    unit variance. A stethoscope's fixed frequency response is smooth in frequency, so it
+    multiplies the spectrum and its envelope alike and cancels: the waveform expert can no longer
+    tell devices apart by their colouring, only by what changes within the window.
+    """
+
+    def __init__(self, *, sample_rate: int, smooth_hz: float, band: tuple[float, float] | list,
+                 edge_hz: float = 10.0, knee_hz: float = 50.0, slope_db: float = -10.0,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if smooth_hz <= 0:
+            raise ValueError("the smoothing width must be positive")
+        self.sample_rate = int(sample_rate)
+        self.smooth_hz = float(smooth_hz)
+        self.band = (float(band[0]), float(band[1]))
+        self.edge_hz = float(edge_hz)
+        self.knee_hz, self.slope_db = float(knee_hz), float(slope_db)
+
+    def build(self, input_shape):
+        n = int(input_shape[-1])
+        hz = np.fft.rfftfreq(n, 1.0 / self.sample_rate)
+        low, high = self.band
+        rise = np.clip((hz - low) / self.edge_hz + 0.5, 0.0, 1.0)
+        fall = np.clip((high - hz) / self.edge_hz + 0.5, 0.0, 1.0)
+        mask = np.sin(0.5 * np.pi * rise) * np.sin(0.5 * np.pi * fall)
+        octaves = np.log2(np.maximum(hz, self.knee_hz) / self.knee_hz)
+        self._target = (mask * 10 ** (self.slope_db * octaves / 20.0)).astype("float32")
+        width = max(1, int(round(self.smooth_hz * n / self.sample_rate)))
+        self._half = width // 2
+        ones = np.pad(np.ones(len(hz)), (self._half + 1, self._half))
+        total = np.cumsum(ones)
+        self._count = (total[2 * self._half + 1:] - total[:-2 * self._half - 1]).astype("float32")
+        self._n = n
+        self.built = True
+
+    def call(self, inputs):
+        real, imag = ops.rfft(inputs, fft_length=self._n)
+        magnitude = ops.sqrt(ops.square(real) + ops.square(imag))
+        padded = ops.pad(magnitude, [(0, 0), (self._half + 1, self._half)])
+        total = ops.cumsum(padded, axis=-1)
+        envelope = (total[:, 2 * self._half + 1:] - total[:, :-2 * self._half - 1]) / self._count
+        target = ops.convert_to_tensor(self._target, dtype=magnitude.dtype)
+        floor = 1e-3 * ops.max(envelope, axis=-1, keepdims=True)
+        gain = target / (envelope + floor + 1e-12)
+        out = ops.irfft((real * gain, imag * gain), fft_length=self._n)
+        out = out - ops.mean(out, axis=-1, keepdims=True)
+        return out / (ops.sqrt(ops.mean(ops.square(out), axis=-1, keepdims=True)) + 1e-6)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(sample_rate=self.sample_rate, smooth_hz=self.smooth_hz,
+                      band=list(self.band), edge_hz=self.edge_hz, knee_hz=self.knee_hz,
+                      slope_db=self.slope_db)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class LogMelSpectrogram(layers.Layer):
     """Waveform [batch, samples] -> log-Mel image [batch, mels, frames, 1].
 
@@ -341,6 +408,10 @@ class AudioFuseModel(keras.Model):
         self.metadata = dict(metadata or {})
         p = self.preset
         self.standardize = WaveformStandardize(name="standardize") if p.normalize_waveform else None
+        self.whiten = None
+        if kind in ("fusion", "waveform") and p.waveform_whiten_hz > 0:
+            self.whiten = WaveformWhiten(sample_rate=p.sample_rate, smooth_hz=p.waveform_whiten_hz,
+                                         band=p.bandpass_hz or (p.fmin, p.fmax), name="whiten")
         self.frontend = self.spectrogram_encoder = self.waveform_encoder = None
         if kind in ("fusion", "spectrogram"):
             self.frontend = LogMelSpectrogram(
@@ -366,6 +437,8 @@ class AudioFuseModel(keras.Model):
             self.spectrogram_encoder.build(image_shape)
             features += self.preset.embed_dim
         if self.waveform_encoder is not None:
+            if self.whiten is not None:
+                self.whiten.build(input_shape)
             self.waveform_encoder.build(input_shape)
             features += self.preset.waveform_dim
         self.head_hidden.build((input_shape[0], features))
@@ -378,7 +451,8 @@ class AudioFuseModel(keras.Model):
         if self.frontend is not None:
             features.append(self.spectrogram_encoder(self.frontend(x), training=training))
         if self.waveform_encoder is not None:
-            features.append(self.waveform_encoder(x, training=training))
+            wave = self.whiten(x) if self.whiten is not None else x
+            features.append(self.waveform_encoder(wave, training=training))
         joined = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
         hidden = self.head_dropout(self.head_hidden(joined), training=training)
         return self.head_logit(hidden)

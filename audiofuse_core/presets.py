@@ -59,6 +59,9 @@ class Preset:
     # --- head -----------------------------------------------------------------------------------
     head_dim: int
     head_dropout: float
+    # whiten each window for the waveform branch only: divide its spectrum by its own magnitude
+    # smoothed over this many Hz (0: off); see models.WaveformWhiten
+    waveform_whiten_hz: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -160,6 +163,31 @@ DEFAULT = Preset(
 )
 
 PRESETS: dict[str, Preset] = {"default": DEFAULT, "paper": PAPER}
+
+# Settings that only one branch reads: a fusion model built from two single-branch experts takes
+# each branch's settings from its own expert; every other setting must agree between the two.
+SPECTROGRAM_FIELDS = ("n_fft", "hop_length", "n_mels", "fmin", "fmax", "spectrogram_scaling",
+                      "image_size", "patch_size", "embed_dim", "depth", "num_heads", "key_dim",
+                      "mlp_dim", "vit_dropout")
+WAVEFORM_FIELDS = ("conv_filters", "conv_kernel", "conv_pool", "waveform_dim",
+                   "waveform_whiten_hz")
+
+
+def merge_expert_presets(spectrogram: Preset, waveform: Preset) -> Preset:
+    """The preset of a fusion model made of a spectrogram expert and a waveform expert.
+
+    Raises AudioFuseError naming the settings in which the two disagree where both branches
+    read them (rate, windows, band-pass, level normalisation, head).
+    """
+    a, b = spectrogram.to_dict(), waveform.to_dict()
+    own = set(SPECTROGRAM_FIELDS) | set(WAVEFORM_FIELDS) | {"name"}
+    differ = sorted(k for k in a if k not in own and a[k] != b[k])
+    if differ:
+        raise AudioFuseError("the two branch models were trained on different presets "
+                             f"(they differ in {', '.join(differ)})")
+    merged = dict(a)
+    merged.update({k: b[k] for k in WAVEFORM_FIELDS})
+    return Preset.from_dict(merged)
 
 
 def get_preset(name: str) -> Preset:

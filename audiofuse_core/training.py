@@ -42,7 +42,7 @@ from .datasets import Record
 from .errors import AudioFuseError, TrainingError
 from .features import filter_windows, model_windows, prepare_signal
 from .metrics import best_threshold, binary_metrics, expected_calibration_error, roc_auc
-from .presets import MODEL_KINDS, Preset, get_preset
+from .presets import MODEL_KINDS, Preset, get_preset, merge_expert_presets
 
 
 @dataclass
@@ -249,9 +249,11 @@ def _load_experts(config: TrainConfig):
     for expert, kind, path in zip(experts, ("spectrogram", "waveform"), config.branch_models):
         if expert.kind != kind:
             raise TrainingError(f"{path}: a {expert.kind} model where a {kind} model is needed")
-    if experts[0].preset.to_dict() != experts[1].preset.to_dict():
-        raise TrainingError("the two branch models were trained on different presets")
-    return experts
+    try:
+        preset = merge_expert_presets(experts[0].preset, experts[1].preset)
+    except AudioFuseError as error:
+        raise TrainingError(str(error)) from None
+    return experts, preset
 
 
 def class_weights(records: Sequence[Record], scheme: str,
@@ -390,11 +392,11 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     from .models import AudioFuseModel, build_model, load_model, save_model
 
     base_model = load_model(config.init_model) if config.init_model else None
-    experts = _load_experts(config) if config.branch_models else None
+    experts, expert_preset = _load_experts(config) if config.branch_models else (None, None)
     if base_model is not None:
         preset = base_model.preset
     elif experts is not None:
-        preset = experts[0].preset
+        preset = expert_preset
         config.preset = preset.name
     elif isinstance(config.preset, dict):
         preset = Preset.from_dict(config.preset)

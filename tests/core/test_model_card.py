@@ -25,3 +25,13 @@ def test_card_names_the_subsets_where_the_model_is_weak():
 def test_card_says_nothing_of_weakness_when_every_subset_is_strong():
     card = render_model_card(_meta({"training-a": _subset(0.85)}))
     assert "less well than overall" not in card
+
+
+def test_card_says_when_the_waveform_input_is_whitened():
+    meta = _meta({})
+    meta.update(kind="fusion", preset={"name": "default", "waveform_whiten_hz": 20.0})
+    assert "Waveform input whitened" in render_model_card(meta)
+    meta["preset"]["waveform_whiten_hz"] = 0.0
+    assert "whitened" not in render_model_card(meta)
+    meta.update(kind="spectrogram", preset={"name": "default", "waveform_whiten_hz": 20.0})
+    assert "whitened" not in render_model_card(meta)  # no waveform branch to whiten

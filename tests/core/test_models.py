@@ -17,6 +17,7 @@ from audiofuse_core.modelfile import read_model_metadata  # noqa: E402
 from audiofuse_core.models import (  # noqa: E402 - after the importorskip
     AudioFuseModel,
     LogMelSpectrogram,
+    WaveformWhiten,
     build_model,
     count_parameters,
     load_model,
@@ -153,3 +154,49 @@ def test_mel_filterbank_is_librosas(rate, n_fft, n_mels, fmin, fmax):
     theirs = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
+
+
+def _zero_phase_resonance(x, rate, freq, gain_db, q):
+    """A chest piece's resonance (RBJ peaking filter) applied forwards and backwards."""
+    from scipy.signal import filtfilt
+
+    a = 10 ** (gain_db / 40.0)
+    w0 = 2 * np.pi * freq / rate
+    alpha = np.sin(w0) / (2 * q)
+    b = np.array([1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a])
+    den = np.array([1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a])
+    return filtfilt(b / den[0], den / den[0], x, axis=-1).astype("float32")
+
+
+def test_whitening_cancels_a_devices_colouring(normal_wav, abnormal_wav):
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.features import filter_windows
+
+    windows = filter_windows(np.stack([load_audio(path, sample_rate=2000).samples[:10000]
+                                       for path in (normal_wav, abnormal_wav)]), DEFAULT)
+    # two different stethoscopes: a resonance up at 150 Hz, a notch down at 300 Hz
+    coloured = _zero_phase_resonance(_zero_phase_resonance(windows, 2000, 150, 9, 1.0),
+                                     2000, 300, -6, 2.0)
+    whiten = WaveformWhiten(sample_rate=2000, smooth_hz=20.0, band=(25.0, 800.0))
+    plain, heard = np.asarray(whiten(windows)), np.asarray(whiten(coloured))
+    assert np.isfinite(plain).all() and np.allclose(plain.std(axis=1), 1.0, atol=1e-3)
+    for a, b, before, after in zip(windows, coloured, plain, heard):
+        raw = np.corrcoef(a, b)[0, 1]
+        assert raw < 0.97  # the colouring changes the waveform...
+        assert np.corrcoef(before, after)[0, 1] > 0.995  # ...and whitening takes it out again
+    # the timing survives: the envelope of the whitened window follows the original's
+    envelope = lambda x: np.convolve(np.abs(x), np.ones(100) / 100, "same")  # noqa: E731
+    assert np.corrcoef(envelope(windows[0]), envelope(plain[0]))[0, 1] > 0.5
+
+
+def test_whitened_waveform_model_round_trips(tmp_path):
+    preset = TINY.replace(waveform_whiten_hz=20.0)
+    model = build_model(preset, "waveform")
+    assert model.whiten is not None and build_model(TINY, "waveform").whiten is None
+    x = np.random.default_rng(4).standard_normal((2, preset.window_samples)).astype("float32")
+    loaded = load_model(save_model(model, tmp_path / "w.keras"))
+    assert loaded.preset.waveform_whiten_hz == 20.0
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-5)
+    # files written before the setting existed still load, unwhitened
+    old = {k: v for k, v in TINY.to_dict().items() if k != "waveform_whiten_hz"}
+    assert Preset.from_dict(old).waveform_whiten_hz == 0.0

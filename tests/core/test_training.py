@@ -130,11 +130,15 @@ def test_fusion_built_from_two_trained_experts(tmp_path, samples):
     from audiofuse_core.models import load_model
 
     spec = train(_config(tmp_path / "s", epochs=1, kind="spectrogram"), samples).model_path
-    wave = train(_config(tmp_path / "w", epochs=1, kind="waveform"), samples).model_path
+    # the waveform expert may differ in what only its branch reads (here: whitening)
+    whitened = TINY.replace(waveform_whiten_hz=20.0).to_dict()
+    wave = train(_config(tmp_path / "w", epochs=1, kind="waveform", preset=whitened),
+                 samples).model_path
     result = train(_config(tmp_path, epochs=1, branch_models=[str(spec), str(wave)],
                            freeze_branches=True), samples)
     fused = load_model(result.model_path)
-    assert fused.kind == "fusion"
+    assert fused.kind == "fusion" and fused.preset.waveform_whiten_hz == 20.0
+    assert fused.preset.embed_dim == TINY.embed_dim and fused.whiten is not None
     for expert, encoder in ((load_model(spec).spectrogram_encoder, fused.spectrogram_encoder),
                             (load_model(wave).waveform_encoder, fused.waveform_encoder)):
         for a, b in zip(expert.get_weights(), encoder.get_weights(), strict=True):
@@ -146,6 +150,11 @@ def test_fusion_built_from_two_trained_experts(tmp_path, samples):
         result.metadata)
     with pytest.raises(TrainingError, match="a waveform model where a spectrogram model"):
         train(_config(tmp_path / "x", branch_models=[str(wave), str(spec)]), samples)
+    other = train(_config(tmp_path / "o", epochs=1, kind="waveform",
+                          preset=TINY.replace(bandpass_hz=(50.0, 700.0)).to_dict()),
+                  samples).model_path
+    with pytest.raises(TrainingError, match="differ in bandpass_hz"):
+        train(_config(tmp_path / "y", branch_models=[str(spec), str(other)]), samples)
 
 
 def _cli_train(tmp_path, *extra):
