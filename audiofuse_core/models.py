@@ -426,6 +426,9 @@ class AudioFuseModel(keras.Model):
             self.waveform_encoder = WaveformEncoder(
                 filters=p.conv_filters, kernel_size=p.conv_kernel, pool_size=p.conv_pool,
                 output_dim=p.waveform_dim, name="waveform_expert")
+        self.branch_seed = None
+        if kind == "fusion" and p.branch_dropout > 0:
+            self.branch_seed = keras.random.SeedGenerator(1337, name="branch_dropout_seed")
         self.head_hidden = layers.Dense(p.head_dim, activation="relu", name="head_hidden")
         self.head_dropout = layers.Dropout(p.head_dropout, name="head_dropout")
         self.head_logit = layers.Dense(1, name="head_logit")
@@ -453,9 +456,21 @@ class AudioFuseModel(keras.Model):
         if self.waveform_encoder is not None:
             wave = self.whiten(x) if self.whiten is not None else x
             features.append(self.waveform_encoder(wave, training=training))
+        if training and self.branch_seed is not None:
+            features = self._drop_a_branch(features)
         joined = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
         hidden = self.head_dropout(self.head_hidden(joined), training=training)
         return self.head_logit(hidden)
+
+    def _drop_a_branch(self, features):
+        """Zero one branch's features (the spectrogram's or the waveform's, at random) for a
+        share ``branch_dropout`` of the windows: modality dropout."""
+        batch = ops.shape(features[0])[0]
+        drop = keras.random.uniform((batch, 1), seed=self.branch_seed) < self.preset.branch_dropout
+        which = keras.random.uniform((batch, 1), seed=self.branch_seed) < 0.5
+        drop_spectrogram = ops.cast(ops.logical_and(drop, which), features[0].dtype)
+        drop_waveform = ops.cast(ops.logical_and(drop, ops.logical_not(which)), features[1].dtype)
+        return [features[0] * (1.0 - drop_spectrogram), features[1] * (1.0 - drop_waveform)]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)

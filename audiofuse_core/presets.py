@@ -62,6 +62,9 @@ class Preset:
     # whiten each window for the waveform branch only: divide its spectrum by its own magnitude
     # smoothed over this many Hz (0: off); see models.WaveformWhiten
     waveform_whiten_hz: float = 0.0
+    # fusion only, in training: with this probability a window's features from one branch, chosen
+    # at random, are zeroed, so the head cannot lean on one expert alone (0: off)
+    branch_dropout: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -73,6 +73,7 @@ class TrainConfig:
     # (spectrogram model, waveform model) of the same preset; with freeze_branches only the
     # fusion head learns.
     branch_models: list[str] | None = None
+    branch_dropout: float | None = None  # fusion: override the preset's branch dropout
     cache_dir: str | None = None
     validation_records: list[str] | None = None  # explicit validation names (stems)
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
@@ -86,6 +87,8 @@ class TrainConfig:
             raise TrainingError(f"unknown class weighting {self.class_weighting!r}")
         if self.select_on not in ("subset_auc", "auc"):
             raise TrainingError(f"unknown selection criterion {self.select_on!r}")
+        if self.branch_dropout is not None and not 0.0 <= self.branch_dropout < 1.0:
+            raise TrainingError("the branch dropout must be at least 0 and below 1")
         if not 0.0 < self.val_fraction < 0.9:
             raise TrainingError("the validation fraction must be between 0 and 0.9")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -406,6 +409,10 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
         config.preset = preset.name
         if config.kind != base_model.kind:
             config.kind = base_model.kind
+    if config.branch_dropout is not None:
+        if config.kind != "fusion":
+            raise TrainingError("branch dropout needs a fusion model: it drops one of two branches")
+        preset = preset.replace(branch_dropout=float(config.branch_dropout))
 
     def report(p: TrainingProgress) -> None:
         if progress is not None:

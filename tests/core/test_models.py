@@ -200,3 +200,20 @@ def test_whitened_waveform_model_round_trips(tmp_path):
     # files written before the setting existed still load, unwhitened
     old = {k: v for k, v in TINY.to_dict().items() if k != "waveform_whiten_hz"}
     assert Preset.from_dict(old).waveform_whiten_hz == 0.0
+
+
+def test_branch_dropout_acts_in_training_only(tmp_path):
+    quiet = TINY.replace(vit_dropout=0.0, head_dropout=0.0)  # branch dropout the only randomness
+    x = np.random.default_rng(5).standard_normal((16, quiet.window_samples)).astype("float32")
+    plain = build_model(quiet, "fusion", seed=3)
+    np.testing.assert_allclose(np.asarray(plain(x, training=True)),
+                               np.asarray(plain(x, training=True)), atol=1e-5)
+    dropping = build_model(quiet.replace(branch_dropout=0.5), "fusion", seed=3)
+    first, second = (np.asarray(dropping(x, training=True)) for _ in range(2))
+    assert np.abs(first - second).max() > 1e-3  # a different branch dropped for some windows
+    expected = np.asarray(dropping(x, training=False))
+    np.testing.assert_allclose(np.asarray(dropping(x, training=False)), expected, atol=1e-6)
+    loaded = load_model(save_model(dropping, tmp_path / "d.keras"))
+    assert loaded.preset.branch_dropout == 0.5
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, atol=1e-5)
+    assert build_model(quiet.replace(branch_dropout=0.5), "waveform").branch_seed is None

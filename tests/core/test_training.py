@@ -135,9 +135,10 @@ def test_fusion_built_from_two_trained_experts(tmp_path, samples):
     wave = train(_config(tmp_path / "w", epochs=1, kind="waveform", preset=whitened),
                  samples).model_path
     result = train(_config(tmp_path, epochs=1, branch_models=[str(spec), str(wave)],
-                           freeze_branches=True), samples)
+                           freeze_branches=True, branch_dropout=0.3), samples)
     fused = load_model(result.model_path)
     assert fused.kind == "fusion" and fused.preset.waveform_whiten_hz == 20.0
+    assert fused.preset.branch_dropout == 0.3 and fused.branch_seed is not None
     assert fused.preset.embed_dim == TINY.embed_dim and fused.whiten is not None
     for expert, encoder in ((load_model(spec).spectrogram_encoder, fused.spectrogram_encoder),
                             (load_model(wave).waveform_encoder, fused.waveform_encoder)):
@@ -230,3 +231,10 @@ def test_a_stop_during_validation_ends_it_at_the_next_batch(tmp_path, samples):
     assert result.stopped_early and result.model_path.is_file()
     # the second epoch's validation was abandoned, not finished and then stopped
     assert len(result.history) == 1 and result.best_epoch == 1
+
+
+def test_branch_dropout_is_refused_without_two_branches(tmp_path, samples):
+    with pytest.raises(TrainingError, match="branch dropout needs a fusion model"):
+        train(_config(tmp_path, kind="waveform", branch_dropout=0.3), samples)
+    with pytest.raises(TrainingError, match="branch dropout must be"):
+        train(_config(tmp_path, branch_dropout=1.0), samples)

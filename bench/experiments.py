@@ -1,0 +1,160 @@
+"""Experiments against the device shortcut, each measured in-domain and on left-out subsets.
+
+* ``whiten``: the waveform expert trained on whitened windows (Preset.waveform_whiten_hz), then
+  the fusion head on it and the seed-42 spectrogram expert;
+* ``branch-dropout``: the fusion head alone retrained on the very experts of the bundled model
+  and of bench/robustness.py's leave-one-out runs, with one branch's features dropped at random
+  for a share of the windows (TrainConfig.branch_dropout), so that the head cannot lean on the
+  waveform expert alone, which transfers worst.
+
+In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
+out: trained on the other five subsets, every recording of the left-out one scored (compare with
+docs/results.md's table; needs bench/robustness.py's models in runs/).
+
+Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a f]
+       .venv/bin/python bench/experiments.py branch-dropout [--rate 0.5] [--loso b a f]
+Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
+Resumable: rerun the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "data"
+RESULTS = REPO / "bench" / "results"
+RUNS = REPO / "runs" / "experiments"
+BUNDLED = REPO / "resources" / "models"
+
+
+def train_waveform(records, out: Path, preset: dict, seed: int) -> Path:
+    return _train(records, out, seed, preset=preset, kind="waveform", epochs=12, patience=4)
+
+
+def train_fusion(records, out: Path, spectrogram: Path, waveform: Path, seed: int,
+                 **settings) -> Path:
+    """bench/train_models.sh's fusion step: the head on the two frozen experts."""
+    return _train(records, out, seed, kind="fusion", epochs=6, patience=3, freeze_branches=True,
+                  branch_models=[str(spectrogram), str(waveform)], **settings)
+
+
+def _train(records, out: Path, seed: int, **settings) -> Path:
+    from audiofuse_core.training import TrainConfig, train
+
+    if out.is_file():
+        return out
+    run_dir = out.with_name(out.stem + ".run")
+    config = TrainConfig(out=str(out), seed=seed, windows_per_record=3,
+                         cache_dir=str(REPO / ".cache"),
+                         resume=(run_dir / "state.json").is_file(), **settings)
+    train(config, records)
+    return out
+
+
+def _summary(meta: dict) -> dict:
+    return {k: meta[k] for k in ("validation", "best_epoch", "training_seconds", "history",
+                                 "threshold")}
+
+
+def _line(meta: dict) -> str:
+    val = meta["validation"]
+    return (f"ROC-AUC {val['overall']['roc_auc']:.3f}, MCC {val['overall']['mcc']:.3f}, within "
+            + ", ".join(f"{k} {v['roc_auc']:.3f}" for k, v in val["per_subset"].items()
+                        if v.get("roc_auc") is not None))
+
+
+def whiten(args, records) -> None:
+    from audiofuse_core.presets import DEFAULT
+
+    preset = DEFAULT.replace(waveform_whiten_hz=args.smooth_hz).to_dict()
+    tag = f"whiten-w{args.smooth_hz:g}-s{args.seed}"
+
+    def models(kept, prefix: str, spectrogram: Path) -> dict[str, Path]:
+        waveform = train_waveform(kept, RUNS / f"{prefix}waveform-{tag}.keras", preset, args.seed)
+        found = {"waveform": waveform}
+        if spectrogram.is_file():
+            found["fusion"] = train_fusion(kept, RUNS / f"{prefix}fusion-{tag}.keras",
+                                           spectrogram, waveform, args.seed)
+        return found
+
+    _measure(args, records, tag,
+             lambda kept: models(kept, "", BUNDLED / "audiofuse-spectrogram.keras"),
+             lambda kept, letter: models(kept, f"loso-{letter}-",
+                                         REPO / "runs" / f"loso-{letter}-spectrogram.keras"))
+
+
+def branch_dropout(args, records) -> None:
+    tag = f"branch-dropout-p{args.rate:g}-s{args.seed}"
+
+    def models(kept, prefix: str, spectrogram: Path, waveform: Path) -> dict[str, Path]:
+        return {"fusion": train_fusion(kept, RUNS / f"{prefix}fusion-{tag}.keras", spectrogram,
+                                       waveform, args.seed, branch_dropout=args.rate)}
+
+    _measure(args, records, tag,
+             lambda kept: models(kept, "", BUNDLED / "audiofuse-spectrogram.keras",
+                                 BUNDLED / "audiofuse-waveform.keras"),
+             lambda kept, letter: models(kept, f"loso-{letter}-",
+                                         *(REPO / "runs" / f"loso-{letter}-{kind}.keras"
+                                           for kind in ("spectrogram", "waveform"))))
+
+
+def _measure(args, records, tag: str, in_domain, left_out) -> None:
+    from audiofuse_core.datasets import scan
+    from audiofuse_core.evaluation import evaluate
+    from audiofuse_core.modelfile import read_model_metadata
+
+    RUNS.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.skip_in_domain:
+        for kind, model in in_domain(records).items():
+            meta = read_model_metadata(model)
+            (RESULTS / f"{tag}-{kind}-validation.json").write_text(
+                json.dumps(_summary(meta), indent=1))
+            print(f"in-domain {kind} {tag}: {_line(meta)}", flush=True)
+            circor = RESULTS / f"{tag}-circor-{kind}.json"
+            if not circor.is_file():  # another device and population, zero-shot
+                report = evaluate(model, scan(SHARED / "circor2022-dev").records)
+                circor.write_text(report.to_json())
+            _print_report(f"CirCor, {kind}", json.loads(circor.read_text())["overall"])
+    for letter in args.loso:
+        held = f"training-{letter}"
+        kept = [r for r in records if r.subset != held]
+        for kind, model in left_out(kept, letter).items():
+            report = evaluate(model, [r for r in records if r.subset == held])
+            (RESULTS / f"{tag}-loso-{letter}-{kind}.json").write_text(report.to_json())
+            _print_report(f"left out {held}, {kind}", report.overall)
+
+
+def _print_report(what: str, m: dict) -> None:
+    print(f"{what}: ROC-AUC {m['roc_auc']:.3f} [{m['roc_auc_low']:.3f}, {m['roc_auc_high']:.3f}], "
+          f"sensitivity {m['sensitivity']:.3f}, specificity {m['specificity']:.3f}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="experiment", required=True)
+    for name in ("whiten", "branch-dropout"):
+        p = sub.add_parser(name)
+        p.add_argument("--seed", type=int, default=42)
+        p.add_argument("--loso", nargs="*", default=["b", "a", "f"])
+        p.add_argument("--skip-in-domain", action="store_true")
+        if name == "whiten":
+            p.add_argument("--smooth-hz", type=float, default=20.0)
+        else:
+            p.add_argument("--rate", type=float, default=0.5)
+    args = parser.parse_args()
+
+    from audiofuse_core.datasets import scan
+
+    records = scan(SHARED / "physionet2016-dev").records
+    {"whiten": whiten, "branch-dropout": branch_dropout}[args.experiment](args, records)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
