@@ -112,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-per-class", type=int, default=None, help=argparse.SUPPRESS)  # tests
     p.set_defaults(func=cmd_refit_threshold)
 
+    p = sub.add_parser("combine",
+                       help="fuse a spectrogram and a waveform model by the mean of their "
+                            "probabilities")
+    p.add_argument("spectrogram", metavar="SPECTROGRAM", help="trained spectrogram model file")
+    p.add_argument("waveform", metavar="WAVEFORM", help="trained waveform model file")
+    p.add_argument("data", nargs="+", metavar="DATA",
+                   help="the data-set folders the two were trained on (for the threshold)")
+    p.add_argument("--out", required=True, help="the new model file (.keras; must not exist)")
+    p.add_argument("--cache-dir", help="cache the prepared recordings here")
+    p.set_defaults(func=cmd_combine)
+
     p = sub.add_parser("reproduce", help="the paper's tables for our three models")
     p.add_argument("--physionet", required=True, metavar="DIR",
                    help="PhysioNet 2016 folder (training-a..f, or one of them)")
@@ -343,6 +354,23 @@ def cmd_refit_threshold(args: argparse.Namespace) -> int:
                           "after": done.after}))
     else:
         print(done.to_markdown())
+    return 0
+
+
+def cmd_combine(args: argparse.Namespace) -> int:
+    from .datasets import scan_many
+    from .ensemble import combine_experts
+    from .model_card import render_model_card
+    from .modelfile import read_model_metadata
+
+    data = scan_many(args.data)
+    if not data.records:
+        raise AudioFuseError(f"no labelled recordings found in {', '.join(args.data)}")
+    print("scoring the experts' validation recordings...", file=sys.stderr, flush=True)
+    out = combine_experts(args.spectrogram, args.waveform, data.records, args.out,
+                          cache_dir=args.cache_dir)
+    print(f"wrote {out}", file=sys.stderr)
+    print(render_model_card(read_model_metadata(out)))
     return 0
 
 

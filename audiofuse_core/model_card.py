@@ -45,14 +45,22 @@ def render_model_card(meta: dict[str, Any]) -> str:
         lines.append(f"- Split: by {split.get('unit', 'recording')}, stratified by "
                      f"{' and '.join(split.get('stratified_by', []))}, "
                      f"validation fraction {split.get('val_fraction')}, seed {split.get('seed')}")
+        mean_rule = training.get("fusion_rule") == "mean"
         lines.append(f"- Seed {training.get('seed')}, {training.get('epochs')} epochs at most "
-                     f"(best: {meta.get('best_epoch')}), batch {training.get('batch_size')}, "
+                     f"(best: {meta.get('best_epoch') if not mean_rule else 'see each expert'}), "
+                     f"batch {training.get('batch_size')}, "
                      f"AdamW lr {training.get('learning_rate')}, weight decay "
                      f"{training.get('weight_decay')}, class weighting "
                      f"'{training.get('class_weighting')}', augmentation "
                      f"{'on' if training.get('augment') else 'off'}, model selection on "
                      f"'{training.get('select_on')}'")
-        if training.get("branch_models"):
+        if mean_rule and training.get("branch_models"):
+            spec, wave = (Path(p).name for p in training["branch_models"])
+            lines.append(f"- Fusion: the mean of the calibrated probabilities of the single-branch "
+                         f"models {spec} and {wave}, each whole (its own head and temperature); "
+                         "no weights were trained to combine them, so neither expert can be "
+                         "preferred for recognising the training devices")
+        elif training.get("branch_models"):
             spec, wave = (Path(p).name for p in training["branch_models"])
             frozen = "frozen, only the fusion head trained" if training.get("freeze_branches") \
                 else "then trained end to end"
@@ -63,7 +71,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          + (" (branches frozen, head retrained)"
                             if training.get("freeze_branches") else ""))
         if meta.get("training_seconds") is not None:
-            lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min "
+            lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
+                         f"{' (the two experts together)' if mean_rule else ''} "
                          f"({meta.get('backend', '?')} backend)")
         counts = data.get("train") or {}
         if counts:

@@ -407,6 +407,12 @@ class AudioFuseModel(keras.Model):
         self.kind = kind
         self.metadata = dict(metadata or {})
         p = self.preset
+        self.members = None
+        if kind == "fusion" and p.fusion_rule == "mean":
+            self._init_members()
+            return
+        if p.fusion_rule not in ("head", "mean"):
+            raise ValueError(f"unknown fusion rule {p.fusion_rule!r}; choose 'head' or 'mean'")
         self.standardize = WaveformStandardize(name="standardize") if p.normalize_waveform else None
         self.whiten = None
         if kind in ("fusion", "waveform") and p.waveform_whiten_hz > 0:
@@ -433,7 +439,22 @@ class AudioFuseModel(keras.Model):
         self.head_dropout = layers.Dropout(p.head_dropout, name="head_dropout")
         self.head_logit = layers.Dense(1, name="head_logit")
 
+    def _init_members(self) -> None:
+        """fusion_rule "mean": the two single-branch models, each with its own head, whole."""
+        single = self.preset.replace(fusion_rule="head", branch_dropout=0.0).to_dict()
+        self.members = [AudioFuseModel(preset=single, kind=kind, name=f"{kind}_member")
+                        for kind in ("spectrogram", "waveform")]
+        temperatures = self.metadata.get("member_temperatures", [1.0, 1.0])
+        self.member_temperatures = [float(t) for t in temperatures]
+        self.standardize = self.whiten = self.branch_seed = None
+        self.frontend = self.spectrogram_encoder = self.waveform_encoder = None
+
     def build(self, input_shape):
+        if self.members is not None:
+            for member in self.members:
+                member.build(input_shape)
+            self.built = True
+            return
         features = 0
         if self.frontend is not None:
             image_shape = self.frontend.compute_output_shape(input_shape)
@@ -449,6 +470,8 @@ class AudioFuseModel(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
+        if self.members is not None:
+            return self._mean_of_members(inputs)
         x = self.standardize(inputs) if self.standardize is not None else inputs
         features = []
         if self.frontend is not None:
@@ -461,6 +484,15 @@ class AudioFuseModel(keras.Model):
         joined = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
         hidden = self.head_dropout(self.head_hidden(joined), training=training)
         return self.head_logit(hidden)
+
+    def _mean_of_members(self, inputs):
+        """The logit of the mean of the two members' temperature-scaled probabilities."""
+        probability = 0.0
+        for member, temperature in zip(self.members, self.member_temperatures):
+            probability = probability + 0.5 * ops.sigmoid(member(inputs, training=False)
+                                                          / temperature)
+        probability = ops.clip(probability, 1e-7, 1.0 - 1e-7)
+        return ops.log(probability) - ops.log(1.0 - probability)
 
     def _drop_a_branch(self, features):
         """Zero one branch's features (the spectrogram's or the waveform's, at random) for a

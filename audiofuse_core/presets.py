@@ -65,6 +65,9 @@ class Preset:
     # fusion only, in training: with this probability a window's features from one branch, chosen
     # at random, are zeroed, so the head cannot lean on one expert alone (0: off)
     branch_dropout: float = 0.0
+    # fusion only: "head" (the paper's: both experts' features concatenated into one MLP head) or
+    # "mean" (each expert keeps its own head; the mean of their calibrated probabilities)
+    fusion_rule: str = "head"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

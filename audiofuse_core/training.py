@@ -409,6 +409,9 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
         config.preset = preset.name
         if config.kind != base_model.kind:
             config.kind = base_model.kind
+    if config.kind == "fusion" and preset.fusion_rule == "mean":
+        raise TrainingError("a mean-of-experts fusion is not trained: train a spectrogram and a "
+                            "waveform model, then combine them (audiofuse combine)")
     if config.branch_dropout is not None:
         if config.kind != "fusion":
             raise TrainingError("branch dropout needs a fusion model: it drops one of two branches")

@@ -1,0 +1,104 @@
+"""The mean-of-experts fusion: what it computes, how it is built from two trained experts, and
+what it refuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from audiofuse_core.datasets import scan
+from audiofuse_core.errors import AudioFuseError, ModelError, TrainingError
+from tests.core.test_models import TINY
+
+keras = pytest.importorskip("keras")
+
+from audiofuse_core.ensemble import combine_experts  # noqa: E402
+from audiofuse_core.models import build_model, load_model, save_model  # noqa: E402
+from audiofuse_core.training import train  # noqa: E402
+from tests.core.test_training import REPO, _config  # noqa: E402
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_mean_model_outputs_the_mean_of_its_members_calibrated_probabilities(tmp_path):
+    model = build_model(TINY.replace(fusion_rule="mean"), "fusion",
+                        metadata={"member_temperatures": [2.0, 0.5]})
+    assert model.spectrogram_encoder is None and len(model.members) == 2
+    x = np.random.default_rng(0).standard_normal((5, TINY.window_samples)).astype("float32")
+    spectrogram, waveform = (np.asarray(m(x))[:, 0] for m in model.members)
+    expected = 0.5 * (_sigmoid(spectrogram / 2.0) + _sigmoid(waveform / 0.5))
+    np.testing.assert_allclose(_sigmoid(np.asarray(model(x))[:, 0]), expected, atol=1e-5)
+    loaded = load_model(save_model(model, tmp_path / "m.keras"))
+    assert loaded.member_temperatures == [2.0, 0.5]
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def experts(tmp_path_factory, physionet_dir):
+    records = scan(physionet_dir).records
+    folder = tmp_path_factory.mktemp("experts")
+    spec = train(_config(folder / "s", epochs=1, kind="spectrogram"), records).model_path
+    wave = train(_config(folder / "w", epochs=1, kind="waveform"), records).model_path
+    return records, spec, wave
+
+
+def test_combine_builds_a_calibrated_model_with_its_card(tmp_path, experts):
+    from audiofuse_core.model_card import render_model_card
+
+    records, spec, wave = experts
+    out = combine_experts(spec, wave, records, tmp_path / "mean.keras")
+    model = load_model(out)
+    assert model.kind == "fusion" and model.preset.fusion_rule == "mean"
+    for member, path in zip(model.members, (spec, wave)):
+        for a, b in zip(member.get_weights(), load_model(path).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    meta = model.metadata
+    validation = set(load_model(spec).metadata["split"]["validation_records"])
+    assert meta["validation"]["overall"]["n"] == len(validation)
+    assert 0.0 < meta["threshold"] < 1.0 and meta["temperature"] > 0
+    assert meta["training"]["fusion_rule"] == "mean"
+    assert "the mean of the calibrated probabilities" in render_model_card(meta)
+    with pytest.raises(ModelError, match="exists already"):
+        combine_experts(spec, wave, records, out)
+    with pytest.raises(TrainingError, match="not trained"):
+        train(_config(tmp_path / "t", preset=TINY.replace(fusion_rule="mean").to_dict()),
+              records)
+
+
+def test_combine_refuses_what_cannot_be_combined(tmp_path, experts):
+    records, spec, wave = experts
+    with pytest.raises(ModelError, match="a waveform model where a spectrogram model"):
+        combine_experts(wave, spec, records, tmp_path / "a.keras")
+    with pytest.raises(AudioFuseError, match="validation recordings are not in the data"):
+        combine_experts(spec, wave, records[:3], tmp_path / "b.keras")
+    names = [r.name for r in records if r.subset in ("training-a", "training-e")]
+    other = train(_config(tmp_path / "o", epochs=1, kind="waveform", validation_records=names),
+                  records).model_path
+    with pytest.raises(ModelError, match="not validated on the same recordings"):
+        combine_experts(spec, other, records, tmp_path / "c.keras")
+    assert not list(tmp_path.glob("[abc].keras"))  # nothing written
+
+
+def test_combine_command_line(tmp_path, experts, physionet_dir):
+    _, spec, wave = experts
+    out = tmp_path / "cli.keras"
+    run = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "combine", str(spec),
+                          str(wave), str(physionet_dir), "--out", str(out)],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert out.is_file() and "# Model card: cli" in run.stdout
+    again = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "combine", str(spec),
+                            str(wave), str(physionet_dir), "--out", str(out)],
+                           capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    info = json.loads(subprocess.run(
+        [sys.executable, "-m", "audiofuse_core.cli", "predict", "--json", "--model", str(out),
+         str(next(physionet_dir.rglob("*.wav")))],
+        capture_output=True, text=True, cwd=REPO, timeout=300).stdout.splitlines()[0])
+    assert 0.0 <= info["probability"] <= 1.0 or info["label"] == "poor-quality"
