@@ -41,8 +41,13 @@ def combine_experts(spectrogram: str | Path, waveform: str | Path, records: Sequ
     read or in their validation split, a validation recording is missing, or ``out`` exists.
     """
     from .models import build_model, load_model, save_model
-    from .training import (_describe_data, _project_version, _validation_windows,
-                           fit_temperature, load_signals)
+    from .training import (
+        _describe_data,
+        _project_version,
+        _validation_windows,
+        fit_temperature,
+        load_signals,
+    )
 
     out = Path(out)
     if out.suffix != ".keras":

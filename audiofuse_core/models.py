@@ -496,7 +496,8 @@ class AudioFuseModel(keras.Model):
 
     def _drop_a_branch(self, features):
         """Zero one branch's features (the spectrogram's or the waveform's, at random) for a
-        share ``branch_dropout`` of the windows: modality dropout."""
+        share ``branch_dropout`` of the windows: modality dropout.
+        """
         batch = ops.shape(features[0])[0]
         drop = keras.random.uniform((batch, 1), seed=self.branch_seed) < self.preset.branch_dropout
         which = keras.random.uniform((batch, 1), seed=self.branch_seed) < 0.5

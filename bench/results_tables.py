@@ -58,12 +58,15 @@ def main(args: list[str]) -> int:
         val = meta["validation"]
         overall, per = val["overall"], val["per_subset"]
         kind, seed = meta["kind"], meta["training"]["seed"]
-        if kind == "fusion":
+        if kind == "fusion" and meta["training"].get("fusion_rule") == "mean":
+            kind += " (mean of experts)"
+        elif kind == "fusion":
             kind += " (experts + head)" if meta["training"].get("branch_models") \
                 else " (end to end)"
         rows.setdefault(kind, []).append(meta)
         cells = [_auc(per[s]) if s in per else "-" for s in SUBSETS]
-        print(f"| {kind} | {seed} | {meta['best_epoch']} | {meta['training_seconds'] / 60:.1f} | "
+        best = meta["best_epoch"] if meta["best_epoch"] is not None else "-"
+        print(f"| {kind} | {seed} | {best} | {meta['training_seconds'] / 60:.1f} | "
               f"{_auc(overall)} | {overall['mcc']:.3f} | {overall['f1_abnormal']:.3f} | "
               f"{overall['accuracy']:.3f} | " + " | ".join(cells)
               + f" | {val['ece_before_calibration']:.3f} / {val['ece_after_calibration']:.3f} |")

@@ -8,6 +8,7 @@
 
 Usage:
   .venv/bin/python bench/robustness.py loso --subsets a b e f [--epochs 12]
+  .venv/bin/python bench/robustness.py loso-mean --subsets a b e f   (after loso)
   .venv/bin/python bench/robustness.py circor
 Results are written as JSON under bench/results/ and summarised as Markdown on stdout.
 Each leave-one-out run is a full training run (tens of minutes on a 2-core CPU); it resumes if
@@ -72,6 +73,38 @@ def loso(subsets: list[str], epochs: int, seed: int) -> None:
               f"{m['specificity']:.3f} | {' | '.join(others)} |")
 
 
+def loso_mean(subsets: list[str]) -> None:
+    """The mean-of-experts fusion (audiofuse combine) of each leave-one-out run's two experts,
+    scored on the left-out subset; the experts must be in runs/ (from ``loso``).
+    """
+    from audiofuse_core.datasets import scan
+    from audiofuse_core.ensemble import combine_experts
+    from audiofuse_core.evaluation import evaluate
+
+    records = scan(SHARED / "physionet2016-dev").records
+    print("| subset left out | n (abnormal) | mean-of-experts fusion ROC-AUC [95 % CI] | "
+          "sensitivity | specificity |")
+    print("|---|---|---|---|---|")
+    for letter in subsets:
+        held = f"training-{letter}"
+        summary = RESULTS / f"loso-mean-{letter}.json"
+        experts = [REPO / "runs" / f"loso-{letter}-{kind}.keras"
+                   for kind in ("spectrogram", "waveform")]
+        if not summary.is_file():
+            if not all(path.is_file() for path in experts):
+                print(f"| {held} | experts not in runs/ | | | |")
+                continue
+            out = REPO / "runs" / f"loso-{letter}-mean.keras"
+            if not out.is_file():
+                combine_experts(*experts, [r for r in records if r.subset != held], out,
+                                cache_dir=REPO / ".cache")
+            summary.write_text(evaluate(out, [r for r in records if r.subset == held]).to_json())
+        m = json.loads(summary.read_text())["overall"]
+        print(f"| {held} | {m['n']} ({m['n_abnormal']}) | {m['roc_auc']:.3f} "
+              f"[{m['roc_auc_low']:.3f}, {m['roc_auc_high']:.3f}] | {m['sensitivity']:.3f} | "
+              f"{m['specificity']:.3f} |", flush=True)
+
+
 def circor() -> None:
     from audiofuse_core.datasets import scan
     from audiofuse_core.evaluation import evaluate
@@ -101,10 +134,14 @@ def main() -> int:
     p.add_argument("--subsets", nargs="+", default=["a", "b", "e", "f"])
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=42)
+    p = sub.add_parser("loso-mean")
+    p.add_argument("--subsets", nargs="+", default=["a", "b", "e", "f"])
     sub.add_parser("circor")
     args = parser.parse_args()
     if args.what == "loso":
         loso(args.subsets, args.epochs, args.seed)
+    elif args.what == "loso-mean":
+        loso_mean(args.subsets)
     else:
         circor()
     return 0

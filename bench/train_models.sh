@@ -1,6 +1,8 @@
 #!/bin/bash
 # The recipe behind the bundled models (docs/results.md): for each seed, the two single-branch
-# experts on the default preset, then the fusion head on top of them (experts frozen).
+# experts on the default preset, then the two fusions of them: the mean of their calibrated
+# probabilities (audiofuse combine; the bundled default) and the paper's learned head on top of
+# them (experts frozen).
 # Resumable: rerun the same command after an interruption; finished models are kept.
 #   bench/train_models.sh [DATA] [SEED...]     (default: ../shared/data/physionet2016-dev 42 43 44)
 # Models and logs go to runs/ (not in git); about 40 min per seed on a 2-core CPU.
@@ -23,4 +25,7 @@ for seed in $seeds; do
   step "waveform-s$seed" --model waveform --epochs 12 --patience 4 --seed "$seed" || exit 1
   step "fusion-s$seed" --model fusion --epochs 6 --patience 3 --seed "$seed" --freeze-branches \
     --branch-models "runs/spectrogram-s$seed.keras" "runs/waveform-s$seed.keras" || exit 1
+  [ -f "runs/mean-s$seed.keras" ] || .venv/bin/audiofuse combine "runs/spectrogram-s$seed.keras" \
+    "runs/waveform-s$seed.keras" "$data" --cache-dir .cache --out "runs/mean-s$seed.keras" \
+    >> "runs/mean-s$seed.log" 2>&1 || exit 1
 done

@@ -1,5 +1,6 @@
 """The mean-of-experts fusion: what it computes, how it is built from two trained experts, and
-what it refuses."""
+what it refuses.
+"""
 
 from __future__ import annotations
 
