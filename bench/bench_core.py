@@ -103,6 +103,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "bench" / "core.json"))
     parser.add_argument("--model", default=None,
                         help="model file (default: bundled or a fresh one)")
+    parser.add_argument("--inference-only", action="store_true",
+                        help="skip the training throughput (prints the prediction figures only)")
     args = parser.parse_args()
 
     from audiofuse_core.datasets import scan_physionet
@@ -113,9 +115,10 @@ def main() -> int:
     records = scan_physionet(DEV / "training-a", probe=False).records[:160]
     results: dict[str, object] = {"machine": machine(),
                                   "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-    results["train_default_rec_per_s"] = training_throughput("default", records, steps=5)
-    results["train_paper_rec_per_s"] = training_throughput("paper", records, steps=3)
-    results["speedup"] = results["train_default_rec_per_s"] / results["train_paper_rec_per_s"]
+    if not args.inference_only:
+        results["train_default_rec_per_s"] = training_throughput("default", records, steps=5)
+        results["train_paper_rec_per_s"] = training_throughput("paper", records, steps=3)
+        results["speedup"] = results["train_default_rec_per_s"] / results["train_paper_rec_per_s"]
 
     model = Path(args.model) if args.model else default_model_path()
     if not model.is_file():
@@ -129,6 +132,12 @@ def main() -> int:
 
     lat = results["latency_20s"]
     folder = results["predict_folder"]
+    if args.inference_only:
+        print(f"Machine: {results['machine']}. Date: {results['date']}. Model: {results['model']}."
+              f"\npredict a 20 s recording: {lat['median_ms']:.0f} ms median / {lat['p95_ms']:.0f}"
+              f" ms p95; `audiofuse predict` on {folder['files']} recordings: peak "
+              f"{folder['peak_mb']:.0f} MB ({folder['seconds']:.1f} s)")
+        return 0
     print(f"""Machine: {results['machine']}. Date: {results['date']}. Model: {results['model']}.
 
 | figure | default preset | paper preset | target |
