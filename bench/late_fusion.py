@@ -5,7 +5,7 @@ Scored where the experts are trained alike: our validation split (the bundled se
 and fusion), CirCor zero-shot (the same), and each left-out PhysioNet subset (the leave-one-out
 models of bench/robustness.py in runs/).
 
-    .venv/bin/python bench/late_fusion.py [--subsets f b a]
+    .venv/bin/python bench/late_fusion.py [--subsets f b a] [--seeds 43 44]
 Writes bench/results/late-fusion.json and prints a Markdown table.
 """
 
@@ -42,6 +42,9 @@ def score(models: dict[str, Path], records) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subsets", nargs="+", default=["f", "b", "a"])
+    parser.add_argument("--seeds", nargs="*", default=[],
+                        help="also the validation split and CirCor for the models "
+                             "runs/{spectrogram,waveform,fusion}-sS.keras of these seeds")
     args = parser.parse_args()
 
     from audiofuse_core.datasets import scan
@@ -54,6 +57,13 @@ def main() -> int:
     settings = {"our validation split (in-domain)": (bundled,
                                                       [r for r in physionet if r.name in names]),
                 "CirCor 2022 (zero-shot)": (bundled, scan(SHARED / "circor2022-dev").records)}
+    for seed in args.seeds:
+        models = {k: REPO / "runs" / f"{k}-s{seed}.keras" for k in KINDS}
+        if all(p.is_file() for p in models.values()):
+            names = set(read_model_metadata(models["fusion"])["split"]["validation_records"])
+            settings[f"seed {seed}: our validation split"] = (
+                models, [r for r in physionet if r.name in names])
+            settings[f"seed {seed}: CirCor 2022"] = (models, settings["CirCor 2022 (zero-shot)"][1])
     for letter in args.subsets:
         models = {k: REPO / "runs" / f"loso-{letter}-{k}.keras" for k in KINDS}
         if all(p.is_file() for p in models.values()):
