@@ -28,6 +28,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
         lines.append(f"- Waveform input whitened: each window's spectral envelope (smoothed over "
                      f"{fmt(preset['waveform_whiten_hz'], 0)} Hz) replaced by one fixed "
                      "heart-sound shape, so a stethoscope's frequency response cancels")
+    if preset.get("fusion_rule") == "mean" and meta.get("kind") == "fusion":
+        lines.append("- Fusion: the mean of the two experts' calibrated probabilities, each expert "
+                     "with its own head (not the paper's single learned fusion head)")
     use = meta.get("intended_use", "Decision support, not a diagnosis.")
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "

@@ -409,9 +409,10 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
         config.preset = preset.name
         if config.kind != base_model.kind:
             config.kind = base_model.kind
-    if config.kind == "fusion" and preset.fusion_rule == "mean":
-        raise TrainingError("a mean-of-experts fusion is not trained: train a spectrogram and a "
-                            "waveform model, then combine them (audiofuse combine)")
+    if config.kind == "fusion" and preset.fusion_rule == "mean" and base_model is None:
+        raise TrainingError("a mean-of-experts fusion is not trained from scratch: train a "
+                            "spectrogram and a waveform model, then combine them (audiofuse "
+                            "combine); an existing one can be fine-tuned")
     if config.branch_dropout is not None:
         if config.kind != "fusion":
             raise TrainingError("branch dropout needs a fusion model: it drops one of two branches")
@@ -468,9 +469,11 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                 model.spectrogram_encoder.set_weights(experts[0].spectrogram_encoder.get_weights())
                 model.waveform_encoder.set_weights(experts[1].waveform_encoder.get_weights())
             if config.freeze_branches:
-                for encoder in (model.spectrogram_encoder, model.waveform_encoder):
-                    if encoder is not None:
-                        encoder.trainable = False
+                members = model.members or [model]  # a mean-of-experts fusion: each member's
+                for member in members:  # encoder is frozen, its own head learns
+                    for encoder in (member.spectrogram_encoder, member.waveform_encoder):
+                        if encoder is not None:
+                            encoder.trainable = False
             model.compile(
                 optimizer=keras.optimizers.AdamW(learning_rate=config.learning_rate,
                                                  weight_decay=config.weight_decay,

@@ -67,7 +67,7 @@ def test_combine_builds_a_calibrated_model_with_its_card(tmp_path, experts):
     assert "the mean of the calibrated probabilities" in render_model_card(meta)
     with pytest.raises(ModelError, match="exists already"):
         combine_experts(spec, wave, records, out)
-    with pytest.raises(TrainingError, match="not trained"):
+    with pytest.raises(TrainingError, match="not trained from scratch"):
         train(_config(tmp_path / "t", preset=TINY.replace(fusion_rule="mean").to_dict()),
               records)
 
@@ -103,3 +103,29 @@ def test_combine_command_line(tmp_path, experts, physionet_dir):
          str(next(physionet_dir.rglob("*.wav")))],
         capture_output=True, text=True, cwd=REPO, timeout=300).stdout.splitlines()[0])
     assert 0.0 <= info["probability"] <= 1.0 or info["label"] == "poor-quality"
+
+
+def test_a_mean_of_experts_model_can_be_fine_tuned_head_only(tmp_path, experts):
+    """The panel's "fine-tune the active model" and the paper's transfer protocol must work on
+    the bundled default, which is a mean-of-experts fusion.
+    """
+    records, spec, wave = experts
+    base = combine_experts(spec, wave, records, tmp_path / "base.keras")
+    result = train(_config(tmp_path / "ft", epochs=1, init_model=str(base),
+                           freeze_branches=True), records)
+    before, after = load_model(base), load_model(result.model_path)
+    assert after.preset.fusion_rule == "mean"
+    from audiofuse_core.model_card import render_model_card
+    from audiofuse_core.modelfile import read_model_metadata
+
+    card = render_model_card(read_model_metadata(result.model_path))  # what `info` shows
+    assert "Fusion: the mean of the two experts' calibrated probabilities" in card
+    assert "Fine-tuned from base.keras (branches frozen, head retrained)" in card
+    assert after.member_temperatures == before.member_temperatures
+    for old, new in zip(before.members, after.members):
+        encoder = old.spectrogram_encoder or old.waveform_encoder
+        tuned = new.spectrogram_encoder or new.waveform_encoder
+        for a, b in zip(encoder.get_weights(), tuned.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)  # frozen
+    assert any(not np.allclose(old.head_logit.get_weights()[0], new.head_logit.get_weights()[0])
+               for old, new in zip(before.members, after.members))  # the heads learned
