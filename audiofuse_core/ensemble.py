@@ -23,10 +23,7 @@ import numpy as np
 
 from .datasets import Record
 from .errors import AudioFuseError, DatasetError, ModelError
-from .metrics import best_threshold, binary_metrics, expected_calibration_error
 from .presets import merge_expert_presets
-
-RULE = "maximises Youden's J (sensitivity + specificity - 1) on the validation recordings"
 
 
 def combine_experts(spectrogram: str | Path, waveform: str | Path, records: Sequence[Record],
@@ -42,10 +39,11 @@ def combine_experts(spectrogram: str | Path, waveform: str | Path, records: Sequ
     """
     from .models import build_model, load_model, save_model
     from .training import (
+        THRESHOLD_RULE,
         _describe_data,
         _project_version,
         _validation_windows,
-        fit_temperature,
+        calibrate,
         load_signals,
     )
 
@@ -80,22 +78,11 @@ def combine_experts(spectrogram: str | Path, waveform: str | Path, records: Sequ
     data = load_signals(val_records, preset, cache_dir=cache_dir, should_stop=should_stop)
     if should_stop is not None and should_stop():
         raise AudioFuseError("stopped: no model was written")
-    labels = np.array([r.label for r in data.records])
     windows, owner = _validation_windows(data.signals, preset, max_windows)
     logits = np.concatenate([np.asarray(model(windows[i:i + 64]))[:, 0]
                              for i in range(0, len(windows), 64)])
-    n = len(data.records)
-    raw = np.array([(1.0 / (1.0 + np.exp(-logits[owner == i]))).mean() for i in range(n)])
     # the mean of two calibrated probabilities is not calibrated itself: one more temperature
-    temperature = fit_temperature(labels, [logits[owner == i] for i in range(n)])
-    probs = np.array([(1.0 / (1.0 + np.exp(-logits[owner == i] / temperature))).mean()
-                      for i in range(n)])
-    threshold = best_threshold(labels, probs)
-    per_subset = {}
-    for subset in sorted({r.subset for r in data.records}):
-        mask = np.array([r.subset == subset for r in data.records])
-        if len(set(labels[mask])) == 2:
-            per_subset[subset] = binary_metrics(labels[mask], probs[mask], threshold).to_dict()
+    calibration = calibrate(data.records, logits, owner)
 
     metas = [e.metadata for e in experts]
     training = dict(metas[1].get("training") or {})
@@ -108,9 +95,9 @@ def combine_experts(spectrogram: str | Path, waveform: str | Path, records: Sequ
         "version": datetime.now(UTC).strftime("%Y.%m.%d-%H%M"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "kind": "fusion",
-        "threshold": threshold,
-        "threshold_rule": RULE,
-        "temperature": temperature,
+        "threshold": calibration.threshold,
+        "threshold_rule": THRESHOLD_RULE,
+        "temperature": calibration.temperature,
         "member_temperatures": temperatures,
         "aggregation": "mean of window probabilities (each window: the mean of the two "
                        "experts' temperature-scaled probabilities, scaled once more)",
@@ -119,10 +106,7 @@ def combine_experts(spectrogram: str | Path, waveform: str | Path, records: Sequ
                      "temperature": t, "validation_roc_auc": (m.get("validation") or {})
                      .get("overall", {}).get("roc_auc")}
                     for p, m, t in zip((spectrogram, waveform), metas, temperatures)],
-        "validation": {"overall": binary_metrics(labels, probs, threshold).to_dict(),
-                       "per_subset": per_subset,
-                       "ece_before_calibration": expected_calibration_error(labels, raw),
-                       "ece_after_calibration": expected_calibration_error(labels, probs)},
+        "validation": calibration.validation,
         "history": [],
         "best_epoch": None,
         "training_seconds": sum(float(m.get("training_seconds") or 0.0) for m in metas),

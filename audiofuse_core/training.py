@@ -583,32 +583,16 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                             history=list(history), message="choosing the threshold"))
     best_model = load_model(run_dir / "best.keras")
     logits = _predict_windows(best_model, val_windows, config.batch_size * 2)
-    record_logits = np.array([logits[val_owner == i].mean() for i in range(len(val_records))])
-    temperature = fit_temperature(val_labels, val_windows_logits_by_record(logits, val_owner,
-                                                                          len(val_records)))
-    probs_raw = np.array([(1 / (1 + np.exp(-logits[val_owner == i]))).mean()
-                          for i in range(len(val_records))])
-    probs = np.array([(1 / (1 + np.exp(-logits[val_owner == i] / temperature))).mean()
-                      for i in range(len(val_records))])
-    threshold = best_threshold(val_labels, probs)
-    metrics = binary_metrics(val_labels, probs, threshold, seed=config.seed)
-    subsets = {}
-    for subset in sorted({r.subset for r in val_records}):
-        mask = np.array([r.subset == subset for r in val_records])
-        if len(set(val_labels[mask])) == 2:
-            subsets[subset] = binary_metrics(val_labels[mask], probs[mask], threshold,
-                                             seed=config.seed).to_dict()
+    calibration = calibrate(val_records, logits, val_owner, seed=config.seed)
     seconds = time.monotonic() - started + float(state.get("seconds", 0.0) if state else 0.0)
-    del record_logits
     metadata = dict(best_model.metadata)
     metadata.update({
         "name": out.stem,
         "version": datetime.now(UTC).strftime("%Y.%m.%d-%H%M"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "threshold": float(threshold),
-        "threshold_rule": "maximises Youden's J (sensitivity + specificity - 1) on the "
-                          "validation recordings",
-        "temperature": float(temperature),
+        "threshold": calibration.threshold,
+        "threshold_rule": THRESHOLD_RULE,
+        "temperature": calibration.temperature,
         "aggregation": "mean of window probabilities",
         "training": {k: v for k, v in asdict(config).items()
                      if k not in ("validation_records", "devices", "cache_dir")},
@@ -617,11 +601,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                   "val_fraction": config.val_fraction, "seed": config.split_seed,
                   "validation_records": sorted(r.name for r in val_records),
                   "training_records": sorted(r.name for r in train_records)},
-        "validation": {
-            "overall": metrics.to_dict(), "per_subset": subsets,
-            "ece_before_calibration": expected_calibration_error(val_labels, probs_raw),
-            "ece_after_calibration": expected_calibration_error(val_labels, probs),
-        },
+        "validation": calibration.validation,
         "history": history,
         "best_epoch": int(best["epoch"]),
         "training_seconds": round(seconds, 1),
@@ -639,6 +619,47 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     return TrainResult(model_path=out, run_dir=run_dir, metadata=metadata, history=history,
                        best_epoch=int(best["epoch"]), stopped_early=callback.stopped_by_user,
                        seconds=seconds, skipped=data.skipped)
+
+
+THRESHOLD_RULE = ("maximises Youden's J (sensitivity + specificity - 1) on the validation "
+                  "recordings")
+
+
+@dataclass
+class Calibration:
+    """A model's temperature and threshold fitted on its validation recordings, and its figures
+    there (``validation`` is the model card's block).
+    """
+
+    temperature: float
+    threshold: float
+    validation: dict[str, Any]
+
+
+def calibrate(records: Sequence[Record], logits: np.ndarray, owner: np.ndarray, *,
+              seed: int = 0) -> Calibration:
+    """Fit the temperature (recording-level log-loss) and the threshold (Youden's J) on the
+    window ``logits`` of ``records`` (``owner[k]``: the record of window k), and measure the
+    result overall and within each subset that holds both classes.
+    """
+    labels = np.array([r.label for r in records])
+    by_record = val_windows_logits_by_record(logits, owner, len(records))
+    temperature = fit_temperature(labels, by_record)
+    raw = np.array([(1 / (1 + np.exp(-x))).mean() for x in by_record])
+    probs = np.array([(1 / (1 + np.exp(-x / temperature))).mean() for x in by_record])
+    threshold = best_threshold(labels, probs)
+    subsets = {}
+    for subset in sorted({r.subset for r in records}):
+        mask = np.array([r.subset == subset for r in records])
+        if len(set(labels[mask])) == 2:
+            subsets[subset] = binary_metrics(labels[mask], probs[mask], threshold,
+                                             seed=seed).to_dict()
+    return Calibration(float(temperature), float(threshold), {
+        "overall": binary_metrics(labels, probs, threshold, seed=seed).to_dict(),
+        "per_subset": subsets,
+        "ece_before_calibration": expected_calibration_error(labels, raw),
+        "ece_after_calibration": expected_calibration_error(labels, probs),
+    })
 
 
 def val_windows_logits_by_record(logits: np.ndarray, owner: np.ndarray, n: int) -> list[np.ndarray]:
