@@ -113,12 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_refit_threshold)
 
     p = sub.add_parser("combine",
-                       help="fuse a spectrogram and a waveform model by the mean of their "
+                       help="fuse spectrogram and waveform models by the mean of their "
                             "probabilities")
-    p.add_argument("spectrogram", metavar="SPECTROGRAM", help="trained spectrogram model file")
-    p.add_argument("waveform", metavar="WAVEFORM", help="trained waveform model file")
-    p.add_argument("data", nargs="+", metavar="DATA",
-                   help="the data-set folders the two were trained on (for the threshold)")
+    p.add_argument("paths", nargs="+", metavar="MODEL.keras... DATA",
+                   help="the trained single-branch model files (at least one spectrogram and "
+                        "one waveform model; several of each make an ensemble of seeds), then "
+                        "the data-set folders they were trained on (for the threshold)")
     p.add_argument("--out", required=True, help="the new model file (.keras; must not exist)")
     p.add_argument("--cache-dir", help="cache the prepared recordings here")
     p.set_defaults(func=cmd_combine)
@@ -363,12 +363,16 @@ def cmd_combine(args: argparse.Namespace) -> int:
     from .model_card import render_model_card
     from .modelfile import read_model_metadata
 
-    data = scan_many(args.data)
+    models = [p for p in args.paths if p.endswith(".keras")]
+    folders = [p for p in args.paths if not p.endswith(".keras")]
+    if not folders:
+        raise AudioFuseError("give the data-set folder the experts were trained on after the "
+                             "model files (their validation recordings set the threshold)")
+    data = scan_many(folders)
     if not data.records:
-        raise AudioFuseError(f"no labelled recordings found in {', '.join(args.data)}")
+        raise AudioFuseError(f"no labelled recordings found in {', '.join(folders)}")
     print("scoring the experts' validation recordings...", file=sys.stderr, flush=True)
-    out = combine_experts(args.spectrogram, args.waveform, data.records, args.out,
-                          cache_dir=args.cache_dir)
+    out = combine_experts(models, data.records, args.out, cache_dir=args.cache_dir)
     print(f"wrote {out}", file=sys.stderr)
     print(render_model_card(read_model_metadata(out)))
     return 0

@@ -29,8 +29,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
                      f"{fmt(preset['waveform_whiten_hz'], 0)} Hz) replaced by one fixed "
                      "heart-sound shape, so a stethoscope's frequency response cancels")
     if preset.get("fusion_rule") == "mean" and meta.get("kind") == "fusion":
-        lines.append("- Fusion: the mean of the two experts' calibrated probabilities, each expert "
-                     "with its own head (not the paper's single learned fusion head)")
+        kinds = meta.get("member_kinds") or ["spectrogram", "waveform"]
+        if len(kinds) == 2:
+            lines.append("- Fusion: the mean of the two experts' calibrated probabilities, each "
+                         "expert with its own head (not the paper's single learned fusion head)")
+        else:
+            lines.append(f"- Fusion: the mean of the calibrated probabilities of "
+                         f"{kinds.count('spectrogram')} spectrogram and "
+                         f"{kinds.count('waveform')} waveform experts, each branch weighted one "
+                         "half, each expert with its own head (not the paper's single learned "
+                         "fusion head)")
     use = meta.get("intended_use", "Decision support, not a diagnosis.")
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "
@@ -49,7 +57,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
                      f"{' and '.join(split.get('stratified_by', []))}, "
                      f"validation fraction {split.get('val_fraction')}, seed {split.get('seed')}")
         mean_rule = training.get("fusion_rule") == "mean"
-        lines.append(f"- Seed {training.get('seed')}, {training.get('epochs')} epochs at most "
+        seed = training.get("seed")
+        seed = (f"Seeds {', '.join(str(s) for s in seed)}" if isinstance(seed, list)
+                else f"Seed {seed}")
+        lines.append(f"- {seed}, {training.get('epochs')} epochs at most "
                      f"(best: {meta.get('best_epoch') if not mean_rule else 'see each expert'}), "
                      f"batch {training.get('batch_size')}, "
                      f"AdamW lr {training.get('learning_rate')}, weight decay "
@@ -58,9 +69,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
                      f"{'on' if training.get('augment') else 'off'}, model selection on "
                      f"'{training.get('select_on')}'")
         if mean_rule and training.get("branch_models"):
-            spec, wave = (Path(p).name for p in training["branch_models"])
+            names = [Path(p).name for p in training["branch_models"]]
             lines.append(f"- Fusion: the mean of the calibrated probabilities of the single-branch "
-                         f"models {spec} and {wave}, each whole (its own head and temperature); "
+                         f"models {', '.join(names[:-1])} and {names[-1]}, each whole (its own "
+                         "head and temperature); "
                          "no weights were trained to combine them, so neither expert can be "
                          "preferred for recognising the training devices")
         elif training.get("branch_models"):
@@ -75,7 +87,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
                             if training.get("freeze_branches") else ""))
         if meta.get("training_seconds") is not None:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
-                         f"{' (the two experts together)' if mean_rule else ''} "
+                         f"{' (the experts together)' if mean_rule else ''} "
                          f"({meta.get('backend', '?')} backend)")
         counts = data.get("train") or {}
         if counts:

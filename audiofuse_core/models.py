@@ -390,6 +390,18 @@ class WaveformEncoder(layers.Layer):
         return config
 
 
+MEMBER_KINDS = ("spectrogram", "waveform")
+
+
+def _member_name(kinds: list[str], index: int) -> str:
+    """``spectrogram_member``, ``waveform_member`` for the first of each kind (the names in the
+    two-member files made before ensembles of seeds), then ``spectrogram_member_2``, ...
+    """
+    kind = kinds[index]
+    nth = kinds[:index + 1].count(kind)
+    return f"{kind}_member" if nth == 1 else f"{kind}_member_{nth}"
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AudioFuseModel(keras.Model):
     """Waveform window [batch, samples] -> logit [batch, 1] of "abnormal".
@@ -440,12 +452,24 @@ class AudioFuseModel(keras.Model):
         self.head_logit = layers.Dense(1, name="head_logit")
 
     def _init_members(self) -> None:
-        """fusion_rule "mean": the two single-branch models, each with its own head, whole."""
+        """fusion_rule "mean": single-branch models (``metadata["member_kinds"]``; by default one
+        spectrogram and one waveform model), each with its own head, whole. Each branch holds
+        half the weight, shared equally by its members.
+        """
+        kinds = [str(k) for k in self.metadata.get("member_kinds", MEMBER_KINDS)]
+        if set(kinds) != set(MEMBER_KINDS):
+            raise ValueError(f"a mean-of-experts fusion needs spectrogram and waveform members "
+                             f"and nothing else, not {kinds}")
+        temperatures = [float(t) for t in self.metadata.get("member_temperatures",
+                                                            [1.0] * len(kinds))]
+        if len(temperatures) != len(kinds):
+            raise ValueError(f"{len(temperatures)} member temperatures for {len(kinds)} members")
         single = self.preset.replace(fusion_rule="head", branch_dropout=0.0).to_dict()
-        self.members = [AudioFuseModel(preset=single, kind=kind, name=f"{kind}_member")
-                        for kind in ("spectrogram", "waveform")]
-        temperatures = self.metadata.get("member_temperatures", [1.0, 1.0])
-        self.member_temperatures = [float(t) for t in temperatures]
+        self.members = [AudioFuseModel(preset=single, kind=kind, name=_member_name(kinds, i))
+                        for i, kind in enumerate(kinds)]
+        self.member_kinds = kinds
+        self.member_temperatures = temperatures
+        self.member_weights = [0.5 / kinds.count(kind) for kind in kinds]
         self.standardize = self.whiten = self.branch_seed = None
         self.frontend = self.spectrogram_encoder = self.waveform_encoder = None
 
@@ -486,11 +510,12 @@ class AudioFuseModel(keras.Model):
         return self.head_logit(hidden)
 
     def _mean_of_members(self, inputs):
-        """The logit of the mean of the two members' temperature-scaled probabilities."""
+        """The logit of the weighted mean of the members' temperature-scaled probabilities."""
         probability = 0.0
-        for member, temperature in zip(self.members, self.member_temperatures):
-            probability = probability + 0.5 * ops.sigmoid(member(inputs, training=False)
-                                                          / temperature)
+        for member, temperature, weight in zip(self.members, self.member_temperatures,
+                                               self.member_weights):
+            probability = probability + weight * ops.sigmoid(member(inputs, training=False)
+                                                             / temperature)
         probability = ops.clip(probability, 1e-7, 1.0 - 1e-7)
         return ops.log(probability) - ops.log(1.0 - probability)
 

@@ -96,7 +96,7 @@ def loso_mean(subsets: list[str]) -> None:
                 continue
             out = REPO / "runs" / f"loso-{letter}-mean.keras"
             if not out.is_file():
-                combine_experts(*experts, [r for r in records if r.subset != held], out,
+                combine_experts(experts, [r for r in records if r.subset != held], out,
                                 cache_dir=REPO / ".cache")
             summary.write_text(evaluate(out, [r for r in records if r.subset == held]).to_json())
         m = json.loads(summary.read_text())["overall"]

@@ -51,6 +51,18 @@ def test_array_and_file_agree(classifier, abnormal_wav):
     assert from_array.probability == pytest.approx(from_file.probability, abs=1e-6)
 
 
+def test_a_window_gets_the_same_logit_whatever_the_batch_it_is_in(classifier, abnormal_wav):
+    """Calls are padded to a few batch sizes (2, 4, 8, 16): padding must not change a logit."""
+    from audiofuse_core.features import model_windows, prepare_signal
+
+    samples, rate = sf.read(abnormal_wav, dtype="float32")
+    windows, _ = model_windows(prepare_signal(samples, rate, classifier.preset), classifier.preset)
+    many = np.concatenate([windows] * (20 // len(windows) + 1))[:20]  # 16 + 4: two calls
+    together = classifier.window_logits(many)
+    for n in (1, 3, 5, 9):
+        np.testing.assert_allclose(classifier.window_logits(many[:n]), together[:n], atol=1e-4)
+
+
 def test_resampling_keeps_the_answer(classifier, abnormal_wav):
     from audiofuse_core.audio import resample
 
