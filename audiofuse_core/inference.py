@@ -24,10 +24,10 @@ from .presets import Preset
 from .quality import QualityReport, analyse_recording
 from .resources import default_model_path
 
-_BATCH = 16  # windows per model call at most
-# a call's windows are padded up to the next of these sizes, so the compiled graph is traced a
-# few times at most and a short recording does not pay for 16 windows (a 20 s one has 7)
-_BUCKETS = (2, 4, 8, _BATCH)
+# windows per model call; padded to this so the compiled graph is traced once, at load. Do not
+# pad to several sizes: a second trace on the program's model thread crashed the process
+# (SIGSEGV taking the GIL in TensorFlow's PyGraph::version_def, 2026-12-02).
+_BATCH = 16
 
 
 POOR_QUALITY = "poor-quality"
@@ -173,8 +173,7 @@ class Classifier:
         out = []
         for start in range(0, len(windows), _BATCH):
             chunk = windows[start:start + _BATCH]
-            size = next(b for b in _BUCKETS if b >= len(chunk))
-            padded = np.zeros((size, windows.shape[1]), dtype=np.float32)
+            padded = np.zeros((_BATCH, windows.shape[1]), dtype=np.float32)
             padded[: len(chunk)] = chunk
             out.append(np.asarray(self._predict(padded)).reshape(-1)[: len(chunk)])
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

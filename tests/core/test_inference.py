@@ -52,12 +52,14 @@ def test_array_and_file_agree(classifier, abnormal_wav):
 
 
 def test_a_window_gets_the_same_logit_whatever_the_batch_it_is_in(classifier, abnormal_wav):
-    """Calls are padded to a few batch sizes (2, 4, 8, 16): padding must not change a logit."""
+    """Calls are padded to 16 windows (one compiled graph, traced once): padding must not change
+    a logit.
+    """
     from audiofuse_core.features import model_windows, prepare_signal
 
     samples, rate = sf.read(abnormal_wav, dtype="float32")
     windows, _ = model_windows(prepare_signal(samples, rate, classifier.preset), classifier.preset)
-    many = np.concatenate([windows] * (20 // len(windows) + 1))[:20]  # 16 + 4: two calls
+    many = np.concatenate([windows] * (20 // len(windows) + 1))[:20]  # two calls
     together = classifier.window_logits(many)
     for n in (1, 3, 5, 9):
         np.testing.assert_allclose(classifier.window_logits(many[:n]), together[:n], atol=1e-4)
