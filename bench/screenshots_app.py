@@ -4,12 +4,15 @@ main-window.png: the bundled abnormal example (PhysioNet 2016 e01289) classified
 model, the pointer resting on the spectrogram so that the crosshair and its read-out show.
 batch-table.png: the 14 PhysioNet test recordings (tests/data) classified in the results table,
 sorted by probability, the highest selected and shown above.
+explain.png: the same recording with "What drove this?" on: the occlusion map over the
+spectrogram, the pointer on one cell for its read-out.
 recording.png: the Record panel 7.5 s into a recording, live views drawn. The machine that renders
 these has no stethoscope: the "device" replays a real PASCAL murmur recording at its own speed
 through the recorder (app.recording.FakeSource, as the tests do); the PhysioNet example where the
 PASCAL samples are not beside the checkout.
 
 Run:  xvfb-run -a .venv/bin/python bench/screenshots_app.py [--out docs/screenshots]
+          [--shots main-window explain batch-table recording]
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ sys.path.insert(0, str(REPO))
 from app.advanced.singletons import make_singletons_immortal  # noqa: E402
 
 SIZE = (1440, 900)
+SHOTS = ("main-window", "explain", "batch-table", "recording")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--shots", nargs="+", default=list(SHOTS), choices=SHOTS,
+                        help="which screenshots to make (all by default)")
     args = parser.parse_args()
+    shots = set(args.shots)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     make_singletons_immortal()
@@ -86,8 +93,26 @@ def main() -> int:
         QEvent.Type.MouseMove, QPointF(position), QPointF(viewport.mapToGlobal(position)),
         Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
     settle()
-    window.grab().save(str(out / "main-window.png"))
+    if "main-window" in shots:
+        window.grab().save(str(out / "main-window.png"))
 
+    if "explain" in shots:
+        explained: list = []
+        window.explanation_shown.connect(explained.append)
+        window.actions["explain"].trigger()
+        wait_until(lambda: bool(explained), 900)
+        settle(1.0)
+        position = view.time_to_viewport(6.0, view.spectrogram, 60.0)  # a low band, near S1
+        QApplication.sendEvent(viewport, QMouseEvent(
+            QEvent.Type.MouseMove, QPointF(position), QPointF(viewport.mapToGlobal(position)),
+            Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+        settle()
+        window.grab().save(str(out / "explain.png"))
+        window.actions["explain"].trigger()  # off again
+
+    if not shots & {"batch-table", "recording"}:
+        window.close()
+        return 0
     finished: list = []
     window.batch_finished.connect(lambda: finished.append(True))
     window.open_paths([REPO / "tests" / "data" / "physionet2016"])
@@ -98,7 +123,8 @@ def main() -> int:
     wait_until(lambda: window.current_path == panel.visible_rows()[0].path
                and window.current_data is not None, 120)
     settle()
-    window.grab().save(str(out / "batch-table.png"))
+    if "batch-table" in shots:
+        window.grab().save(str(out / "batch-table.png"))
     print(panel.progress_label.text(), flush=True)
 
     window.batch_dock.hide()
@@ -120,7 +146,8 @@ def main() -> int:
     record.note_edit.setPlainText("Sitting, leaning forward; end-expiration")
     window.actions["record"].trigger()
     wait_until(lambda: record.session.elapsed_s >= 7.5, 60)
-    window.grab().save(str(out / "recording.png"))
+    if "recording" in shots:
+        window.grab().save(str(out / "recording.png"))
     print(f"recording: {record.live_view.frames_drawn} live frames drawn", flush=True)
     saved: list = []
     record.recording_finished.connect(saved.append)
