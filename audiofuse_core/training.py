@@ -557,13 +557,17 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             save_model(self.model, run_dir / "last.keras", include_optimizer=True)
             _write_json(state_path, {"epoch": epoch + 1, "history": history, "best": best,
                                      "wait": self.wait, "config": asdict(config),
-                                     "finished": False})
+                                     "finished": False, "seconds": elapsed_in_all()})
             if self.wait >= config.patience:
                 self.model.stop_training = True
             report(TrainingProgress("training", epoch=epoch + 1, epochs=config.epochs,
                                     batch=len(sequence), batches=len(sequence),
                                     history=list(history), best_epoch=best["epoch"] or None,
                                     loss=row["loss"]))
+
+    def elapsed_in_all() -> float:
+        """Seconds of training so far: this run and the runs it resumes (state.json)."""
+        return time.monotonic() - started + float(state.get("seconds", 0.0) if state else 0.0)
 
     callback = EpochEnd()
     if initial_epoch < config.epochs and callback.wait < config.patience:
@@ -584,7 +588,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     best_model = load_model(run_dir / "best.keras")
     logits = _predict_windows(best_model, val_windows, config.batch_size * 2)
     calibration = calibrate(val_records, logits, val_owner, seed=config.seed)
-    seconds = time.monotonic() - started + float(state.get("seconds", 0.0) if state else 0.0)
+    seconds = elapsed_in_all()
     metadata = dict(best_model.metadata)
     metadata.update({
         "name": out.stem,

@@ -180,8 +180,10 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done = json.loads(state.read_text())["epoch"]
+    killed = json.loads(state.read_text())
+    done = killed["epoch"]
     assert 2 <= done < 40 and not (tmp_path / "cli.keras").exists()
+    assert killed["seconds"] >= sum(h["seconds"] for h in killed["history"])
     resumed = subprocess.run(_cli_train(tmp_path, "--epochs", str(done + 1), "--resume"),
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -189,6 +191,11 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert final["finished"] and final["epoch"] == done + 1
     assert [h["epoch"] for h in final["history"]] == list(range(1, done + 2))
     assert (tmp_path / "cli.keras").is_file()
+    from audiofuse_core.modelfile import read_model_metadata
+
+    # the model card's training time counts the killed run's epochs too
+    assert read_model_metadata(tmp_path / "cli.keras")["training_seconds"] >= round(
+        sum(h["seconds"] for h in final["history"]), 1)
 
 
 @pytest.mark.slow
