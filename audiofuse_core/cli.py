@@ -114,8 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("combine",
                        help="fuse spectrogram and waveform models by the mean of their "
-                            "probabilities")
-    p.add_argument("paths", nargs="+", metavar="MODEL.keras... DATA",
+                            "probabilities",
+                       usage="audiofuse combine MODEL.keras [MODEL.keras ...] DATA [DATA ...] "
+                             "--out OUT [--cache-dir DIR]")
+    p.add_argument("paths", nargs="+", metavar="PATH",
                    help="the trained single-branch model files (at least one spectrogram and "
                         "one waveform model; several of each make an ensemble of seeds), then "
                         "the data-set folders they were trained on (for the threshold)")
