@@ -72,11 +72,12 @@ def combine_experts(experts: Sequence[str | Path], records: Sequence[Record],
             raise ModelError(f"no {kind} model among the experts: give at least one spectrogram "
                              "and one waveform model")
     preset = merge_expert_presets(loaded[0].preset, loaded[-1].preset)
+    settings = preset.to_dict()
     for expert, path in zip(loaded, paths):  # the members of a branch share its settings
         pair = ((expert.preset, loaded[-1].preset) if expert.kind == "spectrogram"
                 else (loaded[0].preset, expert.preset))
         differ = sorted(k for k, v in merge_expert_presets(*pair).to_dict().items()
-                        if k != "name" and v != preset.to_dict()[k])
+                        if k != "name" and v != settings[k])
         if differ:
             raise ModelError(f"{path} was trained with other settings than {paths[0]} "
                              f"(they differ in {', '.join(differ)})")
