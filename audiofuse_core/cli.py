@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--branch-dropout", type=float, metavar="P",
                    help="fusion only: in training, zero one branch's features (chosen at random) "
                         "for this share of the windows, so the head uses both experts")
+    p.add_argument("--domain-adversarial", type=float, default=0.0, metavar="W",
+                   help="also train a classifier of each recording's subset (device and site) on "
+                        "the features, with its gradient reversed and weighted W, so that the "
+                        "encoders unlearn the device (experimental; 0: off)")
     p.add_argument("--artifact-as-abnormal", action="store_true",
                    help="PASCAL: count 'artifact' recordings as abnormal (the paper's choice)")
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
@@ -250,7 +254,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         subset_balance=args.subset_balance,
         augment=not args.no_augment, init_model=args.fine_tune,
         freeze_branches=args.freeze_branches, branch_models=args.branch_models,
-        branch_dropout=args.branch_dropout, run_dir=args.run_dir, cache_dir=args.cache_dir,
+        branch_dropout=args.branch_dropout, domain_adversarial=args.domain_adversarial,
+        run_dir=args.run_dir, cache_dir=args.cache_dir,
         resume=args.resume, steps_per_epoch=args.steps_per_epoch,
     )
     bar = ProgressBar()

@@ -85,6 +85,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
             lines.append(f"- Fine-tuned from {Path(training['init_model']).name}"
                          + (" (branches frozen, head retrained)"
                             if training.get("freeze_branches") else ""))
+        if training.get("domain_adversarial"):
+            lines.append(f"- Domain-adversarial: a classifier of the training subset (device and "
+                         f"site) on the features, its gradient reversed with weight "
+                         f"{training['domain_adversarial']:g}, so the encoders unlearn the device")
         if meta.get("training_seconds") is not None:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
                          f"{' (the experts together)' if mean_rule else ''} "

@@ -479,23 +479,32 @@ class AudioFuseModel(keras.Model):
                 member.build(input_shape)
             self.built = True
             return
-        features = 0
         if self.frontend is not None:
             image_shape = self.frontend.compute_output_shape(input_shape)
             self.spectrogram_encoder.build(image_shape)
-            features += self.preset.embed_dim
         if self.waveform_encoder is not None:
             if self.whiten is not None:
                 self.whiten.build(input_shape)
             self.waveform_encoder.build(input_shape)
-            features += self.preset.waveform_dim
-        self.head_hidden.build((input_shape[0], features))
+        self.head_hidden.build((input_shape[0], self.feature_dim))
         self.head_logit.build((input_shape[0], self.preset.head_dim))
         self.built = True
 
     def call(self, inputs, training=None):
         if self.members is not None:
             return self._mean_of_members(inputs)
+        return self.classify(self.features(inputs, training=training), training=training)
+
+    @property
+    def feature_dim(self) -> int:
+        """The width of :meth:`features`: what the head sees."""
+        return ((self.preset.embed_dim if self.frontend is not None else 0)
+                + (self.preset.waveform_dim if self.waveform_encoder is not None else 0))
+
+    def features(self, inputs, training=None):
+        """The experts' features of each window, joined: the head's input."""
+        if self.members is not None:
+            raise ModelError("a mean-of-experts fusion has no single feature vector")
         x = self.standardize(inputs) if self.standardize is not None else inputs
         features = []
         if self.frontend is not None:
@@ -505,8 +514,11 @@ class AudioFuseModel(keras.Model):
             features.append(self.waveform_encoder(wave, training=training))
         if training and self.branch_seed is not None:
             features = self._drop_a_branch(features)
-        joined = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
-        hidden = self.head_dropout(self.head_hidden(joined), training=training)
+        return features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
+
+    def classify(self, features, training=None):
+        """The head: one logit (abnormal against normal) from :meth:`features`."""
+        hidden = self.head_dropout(self.head_hidden(features), training=training)
         return self.head_logit(hidden)
 
     def _mean_of_members(self, inputs):
@@ -544,6 +556,83 @@ class AudioFuseModel(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AudioFuseModel:
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GradientReversal(layers.Layer):
+    """The identity going forward; going back, the gradient times ``-weight``.
+
+    What follows it learns to predict something from the features; what comes before it learns
+    to make that prediction fail (Ganin & Lempitsky's domain-adversarial training).
+    """
+
+    def __init__(self, weight: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+
+    def call(self, inputs):
+        # forward: (1 + w) x - w x = x; backward: 0 - w
+        return ops.stop_gradient(inputs * (1.0 + self.weight)) - self.weight * inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight": self.weight}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DomainAdversarial(keras.Model):
+    """A training-time wrapper of an :class:`AudioFuseModel`: its logit, and beside it the logits
+    of a classifier that tells the recording's domain (its PhysioNet subset: one device and site)
+    from the model's features, through a :class:`GradientReversal`. Trained with
+    :func:`class_and_domain_loss` on targets ``[label, domain]``, the encoders are pushed to keep
+    what tells normal from abnormal and to lose what tells the stethoscope. Only ``base`` is
+    kept as the model; this wrapper lives in the training run's checkpoints.
+    """
+
+    def __init__(self, base: AudioFuseModel, domains: int, reversal: float,
+                 hidden: int = 64, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if isinstance(base, dict):
+            base = keras.saving.deserialize_keras_object(base)
+        self.base = base
+        self.domains, self.reversal, self.hidden = int(domains), float(reversal), int(hidden)
+        self.reverse = GradientReversal(self.reversal, name="reverse")
+        self.domain_hidden = layers.Dense(self.hidden, activation="relu", name="domain_hidden")
+        self.domain_logits = layers.Dense(self.domains, name="domain_logits")
+
+    def build(self, input_shape):
+        if not self.base.built:
+            self.base.build(input_shape)
+        self.domain_hidden.build((input_shape[0], self.base.feature_dim))
+        self.domain_logits.build((input_shape[0], self.hidden))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        features = self.base.features(inputs, training=training)
+        logit = self.base.classify(features, training=training)
+        domain = self.domain_logits(self.domain_hidden(self.reverse(features)))
+        return ops.concatenate([logit, domain], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1 + self.domains)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"base": keras.saving.serialize_keras_object(self.base), "domains": self.domains,
+                "reversal": self.reversal, "hidden": self.hidden, "name": self.name}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def class_and_domain_loss(y_true, y_pred):
+    """Per window: binary cross-entropy of the label (column 0 of both) plus the cross-entropy of
+    the domain (``y_true[:, 1]``, an index; ``y_pred[:, 1:]``, logits).
+    """
+    label = y_true[:, :1]
+    domain = ops.cast(y_true[:, 1], "int32")
+    return (keras.losses.binary_crossentropy(label, y_pred[:, :1], from_logits=True)
+            + keras.losses.sparse_categorical_crossentropy(domain, y_pred[:, 1:],
+                                                           from_logits=True))
 
 
 def build_model(preset: Preset, kind: str = "fusion", *, metadata: dict[str, Any] | None = None,

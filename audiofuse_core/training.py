@@ -74,6 +74,9 @@ class TrainConfig:
     # fusion head learns.
     branch_models: list[str] | None = None
     branch_dropout: float | None = None  # fusion: override the preset's branch dropout
+    # Domain-adversarial training: the weight of the reversed gradient from a classifier that
+    # tells the training recording's subset (device and site) from the features; 0: off.
+    domain_adversarial: float = 0.0
     cache_dir: str | None = None
     validation_records: list[str] | None = None  # explicit validation names (stems)
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
@@ -89,6 +92,12 @@ class TrainConfig:
             raise TrainingError(f"unknown selection criterion {self.select_on!r}")
         if self.branch_dropout is not None and not 0.0 <= self.branch_dropout < 1.0:
             raise TrainingError("the branch dropout must be at least 0 and below 1")
+        if not 0.0 <= self.domain_adversarial <= 10.0:
+            raise TrainingError("the domain-adversarial weight must be between 0 and 10")
+        if self.domain_adversarial and (self.freeze_branches or self.kind == "fusion"
+                                        and self.branch_models):
+            raise TrainingError("domain-adversarial training changes the encoders: it cannot "
+                                "train a head on frozen or given experts")
         if not 0.0 < self.val_fraction < 0.9:
             raise TrainingError("the validation fraction must be between 0 and 0.9")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -298,7 +307,8 @@ def _validation_windows(signals: list[np.ndarray], preset: Preset, cap: int):
     return np.concatenate(windows), np.concatenate(owners)
 
 
-def _make_sequence(signals, labels, weights, preset: Preset, config: TrainConfig):
+def _make_sequence(signals, labels, weights, preset: Preset, config: TrainConfig,
+                   domains: np.ndarray | None = None):
     import keras
 
     from .augment import augment_window
@@ -342,6 +352,8 @@ def _make_sequence(signals, labels, weights, preset: Preset, config: TrainConfig
                     piece = signal[start:start + n]
                     batch[row, :len(piece)] = piece
             y = labels[chosen].astype(np.float32)[:, None]
+            if domains is not None:  # [label, domain] for DomainAdversarial
+                y = np.concatenate([y, domains[chosen].astype(np.float32)[:, None]], axis=1)
             return filter_windows(batch, preset), y
 
         def on_epoch_end(self) -> None:
@@ -392,7 +404,8 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
 
     import keras
 
-    from .models import AudioFuseModel, build_model, load_model, save_model
+    from .models import (AudioFuseModel, DomainAdversarial, build_model, class_and_domain_loss,
+                         load_model, save_model)
 
     base_model = load_model(config.init_model) if config.init_model else None
     experts, expert_preset = _load_experts(config) if config.branch_models else (None, None)
@@ -448,12 +461,27 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     # 2. model, under a distribution strategy
     strategy = get_strategy(config.devices)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    sequence = _make_sequence(train_signals, train_labels, weights, preset, config)
+    domain_names = sorted({r.subset for r in train_records})
+    if config.domain_adversarial and (len(domain_names) < 2 or preset.fusion_rule == "mean"):
+        raise TrainingError(
+            "domain-adversarial training needs recordings of at least two subsets (devices or "
+            "sites) in the training part" if len(domain_names) < 2 else
+            "domain-adversarial training needs a model with one feature vector, not a "
+            "mean-of-experts fusion: train its experts that way, then combine them")
+    domains = (np.array([domain_names.index(r.subset) for r in train_records])
+               if config.domain_adversarial else None)
+    sequence = _make_sequence(train_signals, train_labels, weights, preset, config, domains)
     initial_epoch = 0
     history: list[dict[str, float]] = []
     best = {"epoch": 0, "score": -np.inf}
     with scope:
-        if state is not None:
+        if state is not None and config.domain_adversarial:
+            model = keras.saving.load_model(str(run_dir / "last.keras"), compile=True,
+                                             safe_mode=True)
+            initial_epoch = int(state["epoch"])
+            history = list(state["history"])
+            best = dict(state["best"])
+        elif state is not None:
             model = load_model(run_dir / "last.keras", compile=True)
             initial_epoch = int(state["epoch"])
             history = list(state["history"])
@@ -474,12 +502,20 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                     for encoder in (member.spectrogram_encoder, member.waveform_encoder):
                         if encoder is not None:
                             encoder.trainable = False
+            loss = keras.losses.BinaryCrossentropy(from_logits=True)
+            if config.domain_adversarial:
+                model = DomainAdversarial(model, len(domain_names), config.domain_adversarial,
+                                          name="domain_adversarial")
+                model.build((None, preset.window_samples))
+                loss = class_and_domain_loss
             model.compile(
                 optimizer=keras.optimizers.AdamW(learning_rate=config.learning_rate,
                                                  weight_decay=config.weight_decay,
                                                  clipnorm=1.0),
-                loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                loss=loss,
             )
+    # the model proper; a DomainAdversarial wrapper only trains it
+    core = model.base if isinstance(model, DomainAdversarial) else model
     keras.utils.set_random_seed(config.seed + initial_epoch)
     sequence.set_epoch(initial_epoch)
     if initial_epoch >= config.epochs or (
@@ -538,7 +574,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             report(TrainingProgress("validating", epoch=epoch + 1, epochs=config.epochs,
                                     history=list(history)))
             try:
-                values, _ = score_validation(self.model, interruptible=True)
+                values, _ = score_validation(core, interruptible=True)
             except _StopRequested:
                 # a stop during validation: this epoch is not scored, the best so far stands
                 self.stopped_by_user = True
@@ -550,7 +586,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             score = values["val_subset_auc" if config.select_on == "subset_auc" else "val_auc"]
             if np.isfinite(score) and score > best["score"] + 1e-4:
                 best.update(epoch=epoch + 1, score=float(score))
-                save_model(self.model, run_dir / "best.keras")
+                save_model(core, run_dir / "best.keras")
                 self.wait = 0
             else:
                 self.wait += 1
@@ -577,10 +613,10 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
         if not callback.stopped_by_user:
             raise TrainingError("training ended without a validated model")
         # stopped during the first epoch: validate what there is, so "stop early" keeps a model
-        values, _ = score_validation(model)
+        values, _ = score_validation(core)
         history.append({"epoch": 1, "loss": float("nan"), "seconds": 0.0, **values})
         best.update(epoch=1, score=float(values["val_auc"]))
-        save_model(model, run_dir / "best.keras")
+        save_model(core, run_dir / "best.keras")
 
     # 3. finish: threshold and temperature on validation, model card, atomic save
     report(TrainingProgress("validating", epoch=len(history), epochs=config.epochs,

@@ -7,12 +7,17 @@
   for a share of the windows (TrainConfig.branch_dropout), so that the head cannot lean on the
   waveform expert alone, which transfers worst.
 
+* ``domain-adversarial``: the waveform expert trained with a subset classifier on its features
+  whose gradient is reversed (TrainConfig.domain_adversarial), so that it unlearns the device;
+  in-domain also the mean of it and the bundled spectrogram expert (``audiofuse combine``).
+
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
 docs/results.md's table; needs bench/robustness.py's models in runs/).
 
 Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a f]
        .venv/bin/python bench/experiments.py branch-dropout [--rate 0.5] [--loso b a f]
+       .venv/bin/python bench/experiments.py domain-adversarial [--weight 0.3] [--loso b]
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -32,8 +37,9 @@ RUNS = REPO / "runs" / "experiments"
 BUNDLED = REPO / "resources" / "models"
 
 
-def train_waveform(records, out: Path, preset: dict, seed: int) -> Path:
-    return _train(records, out, seed, preset=preset, kind="waveform", epochs=12, patience=4)
+def train_waveform(records, out: Path, preset: dict | str, seed: int, **settings) -> Path:
+    return _train(records, out, seed, preset=preset, kind="waveform", epochs=12, patience=4,
+                  **settings)
 
 
 def train_fusion(records, out: Path, spectrogram: Path, waveform: Path, seed: int,
@@ -103,6 +109,26 @@ def branch_dropout(args, records) -> None:
                                            for kind in ("spectrogram", "waveform"))))
 
 
+def domain_adversarial(args, records) -> None:
+    tag = f"domain-adversarial-w{args.weight:g}-s{args.seed}"
+
+    def in_domain(kept) -> dict[str, Path]:
+        from audiofuse_core.ensemble import combine_experts
+
+        waveform = train_waveform(kept, RUNS / f"waveform-{tag}.keras", "default", args.seed,
+                                  domain_adversarial=args.weight)
+        mean = RUNS / f"mean-{tag}.keras"
+        if not mean.is_file():
+            combine_experts([BUNDLED / "audiofuse-spectrogram.keras", waveform], kept, mean,
+                            cache_dir=str(REPO / ".cache"))
+        return {"waveform": waveform, "mean": mean}
+
+    _measure(args, records, tag, in_domain,
+             lambda kept, letter: {"waveform": train_waveform(
+                 kept, RUNS / f"loso-{letter}-waveform-{tag}.keras", "default", args.seed,
+                 domain_adversarial=args.weight)})
+
+
 def _measure(args, records, tag: str, in_domain, left_out) -> None:
     from audiofuse_core.datasets import scan
     from audiofuse_core.evaluation import evaluate
@@ -138,13 +164,15 @@ def _print_report(what: str, m: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="experiment", required=True)
-    for name in ("whiten", "branch-dropout"):
+    for name in ("whiten", "branch-dropout", "domain-adversarial"):
         p = sub.add_parser(name)
         p.add_argument("--seed", type=int, default=42)
         p.add_argument("--loso", nargs="*", default=["b", "a", "f"])
         p.add_argument("--skip-in-domain", action="store_true")
         if name == "whiten":
             p.add_argument("--smooth-hz", type=float, default=20.0)
+        elif name == "domain-adversarial":
+            p.add_argument("--weight", type=float, default=0.3)
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()
@@ -152,7 +180,8 @@ def main() -> int:
     from audiofuse_core.datasets import scan
 
     records = scan(SHARED / "physionet2016-dev").records
-    {"whiten": whiten, "branch-dropout": branch_dropout}[args.experiment](args, records)
+    {"whiten": whiten, "branch-dropout": branch_dropout,
+     "domain-adversarial": domain_adversarial}[args.experiment](args, records)
     return 0
 
 

@@ -245,3 +245,53 @@ def test_branch_dropout_is_refused_without_two_branches(tmp_path, samples):
         train(_config(tmp_path, kind="waveform", branch_dropout=0.3), samples)
     with pytest.raises(TrainingError, match="branch dropout must be"):
         train(_config(tmp_path, branch_dropout=1.0), samples)
+
+
+def test_gradient_reversal_is_the_identity_forward_and_negates_the_gradient():
+    import tensorflow as tf
+
+    from audiofuse_core.models import GradientReversal
+
+    x = tf.constant([[1.0, -2.0, 3.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = GradientReversal(0.3)(x)
+        total = tf.reduce_sum(y * tf.constant([[1.0, 2.0, 4.0]]))
+    assert np.allclose(y.numpy(), x.numpy())
+    assert np.allclose(tape.gradient(total, x).numpy(), [[-0.3, -0.6, -1.2]])
+
+
+def test_domain_adversarial_training_keeps_a_plain_model_and_resumes(tmp_path, samples):
+    from audiofuse_core.models import AudioFuseModel, load_model
+
+    assert len({r.subset for r in samples}) >= 2
+    first = train(_config(tmp_path, kind="waveform", domain_adversarial=0.5), samples)
+    model = load_model(first.model_path)
+    assert type(model) is AudioFuseModel and model.kind == "waveform"
+    assert model.metadata["training"]["domain_adversarial"] == 0.5
+    from audiofuse_core.model_card import render_model_card
+
+    assert "gradient reversed with weight 0.5" in render_model_card(model.metadata)
+    assert all(np.isfinite(h["loss"]) for h in first.history)
+    # as if killed after two epochs: the checkpoint holds the wrapper with its domain head and
+    # optimiser, and the run goes on from it
+    state_path = first.run_dir / "state.json"
+    state = json.loads(state_path.read_text())
+    state_path.write_text(json.dumps({**state, "finished": False}))
+    again = train(_config(tmp_path, kind="waveform", domain_adversarial=0.5, epochs=3,
+                          resume=True), samples)
+    assert [h["epoch"] for h in again.history] == [1, 2, 3]
+    assert type(load_model(again.model_path)) is AudioFuseModel
+
+
+def test_domain_adversarial_training_is_refused_where_it_cannot_work(tmp_path, samples):
+    import dataclasses
+
+    one_subset = [dataclasses.replace(r, subset="one-device") for r in samples]
+    with pytest.raises(TrainingError, match="at least two subsets"):
+        train(_config(tmp_path, kind="waveform", domain_adversarial=0.5), one_subset)
+    with pytest.raises(TrainingError, match="frozen or given experts"):
+        train(_config(tmp_path, kind="fusion", domain_adversarial=0.5, freeze_branches=True),
+              samples)
+    with pytest.raises(TrainingError, match="between 0 and 10"):
+        train(_config(tmp_path, domain_adversarial=-1.0), samples)
