@@ -1,0 +1,255 @@
+"""Does a description of the heart cycle, free of the stethoscope's colouring, carry across devices?
+
+A stethoscope multiplies every sound by the same frequency response: in each frequency band its
+gain adds the same constant to the log energy of S1, of systole, of S2 and of diastole alike.
+The *differences* between the phases of the cycle, band by band (systole against S1, diastole
+against S2...), are therefore untouched by it, while a murmur raises exactly those. This script
+segments every recording into its cycle phases (audiofuse_core.heartcycle, the S1/S2 detector of
+issue #7), describes each recording by such differences and by its rhythm, and fits one pooled
+classifier (classes balanced within each subset, as our training does). It is scored
+
+* within each subset on the bundled model's validation split (in-domain), and
+* on each PhysioNet subset left out of its training altogether (a device never heard),
+
+beside bench/feature_baseline.py's log-Mel summary features, which carry the device's colouring.
+
+    .venv/bin/pip install -e '.[bench]'      # scikit-learn, for this script only
+    .venv/bin/python bench/cycle_features.py [--loso a b e f]
+
+Also: the mean of each feature classifier's probability with the bundled default model's (the
+mean of its two experts' calibrated probabilities, read from bench/seed_ensemble.py's
+bench/results/seed-ensemble-scores.json), in-domain and on CirCor 2022 (zero-shot: trained on
+all of PhysioNet's training part). Features are cached in runs/ (not in git); results go to
+bench/results/cycle-features.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DEV = REPO.parent / "shared" / "data" / "physionet2016-dev"
+RATE = 2000
+HOP = RATE // 50  # one spectrum per heart-cycle state frame (50 Hz)
+# 11 bands, each holding at least one frequency of the 128-point spectrum (15.6 Hz apart)
+EDGES_HZ = np.array([25.0, 50, 75, 100, 150, 200, 250, 300, 400, 500, 600, 800])
+PHASES = ("S1", "systole", "S2", "diastole")  # heartcycle's states 0..3
+CONTRASTS = (("systole", "S1"), ("diastole", "S2"), ("systole", "diastole"), ("S2", "S1"))
+N_FEATURES = len(CONTRASTS) * (len(EDGES_HZ) - 1) + 2 * (len(EDGES_HZ) - 1) + 5
+
+
+def band_log_energy(x: np.ndarray) -> np.ndarray:
+    """[bands, frames]: the log power of each band, one frame every 20 ms (64 ms Hann frames)."""
+    n_fft = 128
+    pad = np.pad(x, (n_fft // 2, n_fft // 2))
+    count = 1 + (len(pad) - n_fft) // HOP
+    idx = np.arange(n_fft)[None, :] + HOP * np.arange(count)[:, None]
+    power = np.abs(np.fft.rfft(pad[idx] * np.hanning(n_fft), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / RATE)
+    bands = [power[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
+             for lo, hi in zip(EDGES_HZ[:-1], EDGES_HZ[1:])]
+    return np.log(np.stack(bands) + 1e-12)
+
+
+def features(path: Path) -> np.ndarray:
+    """One recording's cycle description; NaN where it has no measurable heart cycle."""
+    from audiofuse_core.audio import bandpass, load_audio
+    from audiofuse_core.heartcycle import segment
+
+    x = bandpass(load_audio(path, sample_rate=RATE).samples, RATE, (25, 800))
+    cycles = segment(x, RATE)
+    out = np.full(N_FEATURES, np.nan)
+    if cycles.heart_rate_bpm is None or cycles.cycle_count < 3:
+        return out
+    energy = band_log_energy(x / (np.std(x) + 1e-12))
+    n = min(energy.shape[1], len(cycles.states))
+    energy, states = energy[:, :n], cycles.states[:n]
+    level = {}
+    for k, phase in enumerate(PHASES):
+        frames = energy[:, states == k]
+        if frames.shape[1] < 2:
+            return out
+        level[phase] = np.log(np.exp(frames).mean(axis=1))  # the phase's mean power, in log
+    parts = [level[a] - level[b] for a, b in CONTRASTS]
+    # how much the systole and the diastole vary from frame to frame, band by band (a murmur is
+    # sustained; silence is not): the spread of their log energies, which no fixed gain changes
+    parts += [energy[:, states == 1].std(axis=1), energy[:, states == 3].std(axis=1)]
+    intervals = np.diff(cycles.s1_onsets)
+    intervals = intervals[(intervals > 0.25) & (intervals < 2.0)]
+    irregularity = float(intervals.std() / intervals.mean()) if len(intervals) >= 2 else 0.0
+    cycle_s = 60.0 / cycles.heart_rate_bpm
+    parts.append(np.array([cycles.heart_rate_bpm, (cycles.systolic_interval_s or 0.0) / cycle_s,
+                           irregularity, cycles.periodicity, cycles.cycle_count / (n / 50.0)]))
+    return np.concatenate(parts)
+
+
+def mel_features(path: Path) -> np.ndarray:
+    sys.path.insert(0, str(REPO / "bench"))
+    from feature_baseline import features as mel
+
+    return mel(path)
+
+
+def load(records, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    names = [r.name for r in records]
+    if cache.is_file():
+        stored = np.load(cache, allow_pickle=False)
+        if list(stored["names"]) == names:
+            return stored["cycle"], stored["mel"]
+    cycle, mel = [], []
+    for i, r in enumerate(records):
+        cycle.append(features(r.path))
+        mel.append(mel_features(r.path))
+        if i % 200 == 0:
+            print(f"features {i}/{len(records)}", flush=True)
+    cycle, mel = np.stack(cycle), np.stack(mel)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, names=np.array(names), cycle=cycle, mel=mel)
+    return cycle, mel
+
+
+def network_scores(names, where: str) -> np.ndarray | None:
+    """The bundled default's probabilities (the mean of its experts'), by recording name."""
+    path = REPO / "bench" / "results" / "seed-ensemble-scores.json"
+    if not path.is_file():
+        return None
+    scores = json.loads(path.read_text())
+    experts = [dict(zip(scores[f"{kind}-s42@{where}"]["names"],
+                        scores[f"{kind}-s42@{where}"]["probabilities"]))
+               for kind in ("spectrogram", "waveform")]
+    return np.array([0.5 * (experts[0][n] + experts[1][n]) for n in names])
+
+
+def balanced_weights(y: np.ndarray, subset: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Classes balanced within each subset and every subset weighted alike (training.py's)."""
+    weights = np.zeros(len(y))
+    for s in np.unique(subset[mask]):
+        for c in (0, 1):
+            m = mask & (subset == s) & (y == c)
+            if m.any():
+                weights[m] = 1.0 / m.sum()
+    return weights[mask] / weights[mask].mean()
+
+
+def fit_score(x, y, subset, train, test, kind: str) -> np.ndarray:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "logistic":
+        clf = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                            LogisticRegression(C=0.1, max_iter=5000))
+        step = "logisticregression"
+    else:
+        clf = make_pipeline(SimpleImputer(strategy="median"),
+                            HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05,
+                                                           max_iter=200, random_state=0))
+        step = "histgradientboostingclassifier"
+    clf.fit(x[train], y[train], **{f"{step}__sample_weight": balanced_weights(y, subset, train)})
+    return clf.predict_proba(x[test])[:, 1]
+
+
+def main() -> int:
+    from sklearn.metrics import roc_auc_score
+
+    from audiofuse_core.datasets import scan, scan_physionet
+    from audiofuse_core.modelfile import read_model_metadata
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=str(REPO / "resources/models/audiofuse-default.keras"),
+                        help="the model whose split to use in-domain")
+    parser.add_argument("--loso", nargs="*", default=["a", "b", "e", "f"])
+    parser.add_argument("--cache", default=str(REPO / "runs" / "cycle-features.npz"))
+    args = parser.parse_args()
+    meta = read_model_metadata(args.model)
+    split = meta.get("split") or read_model_metadata(
+        REPO / "resources/models/audiofuse-waveform.keras")["split"]
+    train_names = set(split["training_records"])
+    records = [r for d in sorted(DEV.glob("training-*"))
+               for r in scan_physionet(d, probe=False).records]
+    cycle, mel = load(records, Path(args.cache))
+    y = np.array([r.label for r in records])
+    subset = np.array([r.subset for r in records])
+    train = np.array([r.name in train_names for r in records])
+    segmented = ~np.isnan(cycle).any(axis=1)
+    sets = {"cycle": cycle, "mel": mel, "cycle+mel": np.hstack([cycle, mel])}
+    result: dict = {"n": len(records), "segmented": int(segmented.sum()),
+                    "in_domain": {}, "left_out": {}}
+
+    def auc(mask, scores):
+        return round(float(roc_auc_score(y[mask], scores)), 3)
+
+    val = ~train
+    names = np.array([r.name for r in records])
+    network = network_scores(names[val], "validation")
+    circor = [r for r in scan(DEV.parent / "circor2022-dev").records]
+    circor_names = json.loads((REPO / "bench/results/seed-ensemble-scores.json").read_text())[
+        "waveform-s42@circor"]["names"]
+    circor = [r for r in circor if r.name in set(circor_names)]
+    c_cycle, c_mel = load(circor, Path(args.cache).with_name("cycle-features-circor.npz"))
+    c_sets = {"cycle": c_cycle, "mel": c_mel, "cycle+mel": np.hstack([c_cycle, c_mel])}
+    c_y = np.array([r.label for r in circor])
+    c_network = network_scores([r.name for r in circor], "circor")
+    result["per_record"] = {"validation_names": names[val].tolist(),
+                            "circor_names": [r.name for r in circor]}
+
+    def within(scores) -> dict:
+        from audiofuse_core.metrics import best_threshold, binary_metrics
+
+        # MCC at the threshold that maximises Youden's J on these very recordings, as the
+        # model cards do (so optimistic in the same way)
+        m = binary_metrics(y[val], scores, best_threshold(y[val], scores))
+        row = {"overall": auc(val, scores), "overall_low": round(m.roc_auc_low, 3),
+               "overall_high": round(m.roc_auc_high, 3), "mcc": round(m.mcc, 3)}
+        for s in np.unique(subset):
+            m = subset[val] == s
+            if min((y[val][m] == 0).sum(), (y[val][m] == 1).sum()) >= 5:
+                row[s] = round(float(roc_auc_score(y[val][m], scores[m])), 3)
+        return row
+
+    if network is not None:
+        result["in_domain"]["network (bundled default)"] = within(network)
+        result["circor"] = {"network (bundled default)":
+                            round(float(roc_auc_score(c_y, c_network)), 3)}
+    for name, x in sets.items():
+        for kind in ("logistic", "boosting"):
+            key = f"{name} {kind}"
+            scores = fit_score(x, y, subset, train, val, kind)
+            result["in_domain"][key] = row = within(scores)
+            print(f"in-domain {key}: {row}", flush=True)
+            on_circor = fit_score(np.vstack([x[train], c_sets[name]]),
+                                  np.concatenate([y[train], c_y]),
+                                  np.concatenate([subset[train], ["circor"] * len(c_y)]),
+                                  np.arange(len(c_y) + train.sum()) < train.sum(),
+                                  np.arange(len(c_y) + train.sum()) >= train.sum(), kind)
+            result.setdefault("circor", {})[key] = round(float(roc_auc_score(c_y, on_circor)), 3)
+            result["per_record"][key] = {"validation": np.round(scores, 4).tolist(),
+                                         "circor": np.round(on_circor, 4).tolist()}
+            if network is not None:
+                mean_key = f"mean of network and {key}"
+                result["in_domain"][mean_key] = within(0.5 * network + 0.5 * scores)
+                result["circor"][mean_key] = round(float(roc_auc_score(
+                    c_y, 0.5 * c_network + 0.5 * on_circor)), 3)
+                print(f"in-domain {mean_key}: {result['in_domain'][mean_key]}; CirCor "
+                      f"{result['circor'][mean_key]}", flush=True)
+            for letter in args.loso:
+                held = subset == f"training-{letter}"
+                scores = fit_score(x, y, subset, ~held, held, kind)
+                result["left_out"].setdefault(key, {})[f"training-{letter}"] = auc(held, scores)
+            print(f"left out {key}: {result['left_out'].get(key)}", flush=True)
+    out = REPO / "bench" / "results" / "cycle-features.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
