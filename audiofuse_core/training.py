@@ -404,8 +404,14 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
 
     import keras
 
-    from .models import (AudioFuseModel, DomainAdversarial, build_model, class_and_domain_loss,
-                         load_model, save_model)
+    from .models import (
+        AudioFuseModel,
+        DomainAdversarial,
+        build_model,
+        class_and_domain_loss,
+        load_model,
+        save_model,
+    )
 
     base_model = load_model(config.init_model) if config.init_model else None
     experts, expert_preset = _load_experts(config) if config.branch_models else (None, None)

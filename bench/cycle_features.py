@@ -276,7 +276,7 @@ def main() -> int:
     strata = np.array([f"{a}-{b}" for a, b in zip(subset, y)])
     folds = StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), strata)
     cv: dict = {}
-    for fold, (_, test_idx) in enumerate(folds):
+    for _, test_idx in folds:
         test = np.zeros(len(y), bool)
         test[test_idx] = True
         for key, x in (("cycle+mel boosting", sets["cycle+mel"]),
