@@ -5,7 +5,7 @@ gain adds the same constant to the log energy of S1, of systole, of S2 and of di
 The *differences* between the phases of the cycle, band by band (systole against S1, diastole
 against S2...), are therefore untouched by it, while a murmur raises exactly those. This script
 segments every recording into its cycle phases (audiofuse_core.heartcycle, the S1/S2 detector of
-issue #7), describes each recording by such differences and by its rhythm, and fits one pooled
+issue #7), describes (audiofuse_core.cycle_features) each recording by such differences and by its rhythm, and fits one pooled
 classifier (classes balanced within each subset, as our training does). It is scored
 
 * within each subset on the bundled model's validation split (in-domain), and
@@ -35,65 +35,21 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DEV = REPO.parent / "shared" / "data" / "physionet2016-dev"
-RATE = 2000
-HOP = RATE // 50  # one spectrum per heart-cycle state frame (50 Hz)
-# 11 bands, each holding at least one frequency of the 128-point spectrum (15.6 Hz apart)
-EDGES_HZ = np.array([25.0, 50, 75, 100, 150, 200, 250, 300, 400, 500, 600, 800])
-PHASES = ("S1", "systole", "S2", "diastole")  # heartcycle's states 0..3
-CONTRASTS = (("systole", "S1"), ("diastole", "S2"), ("systole", "diastole"), ("S2", "S1"))
-N_FEATURES = len(CONTRASTS) * (len(EDGES_HZ) - 1) + 2 * (len(EDGES_HZ) - 1) + 5
-
-
-def band_log_energy(x: np.ndarray) -> np.ndarray:
-    """[bands, frames]: the log power of each band, one frame every 20 ms (64 ms Hann frames)."""
-    n_fft = 128
-    pad = np.pad(x, (n_fft // 2, n_fft // 2))
-    count = 1 + (len(pad) - n_fft) // HOP
-    idx = np.arange(n_fft)[None, :] + HOP * np.arange(count)[:, None]
-    power = np.abs(np.fft.rfft(pad[idx] * np.hanning(n_fft), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / RATE)
-    bands = [power[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
-             for lo, hi in zip(EDGES_HZ[:-1], EDGES_HZ[1:])]
-    return np.log(np.stack(bands) + 1e-12)
 
 
 def features(path: Path) -> np.ndarray:
-    """One recording's cycle description; NaN where it has no measurable heart cycle."""
-    from audiofuse_core.audio import bandpass, load_audio
-    from audiofuse_core.heartcycle import segment
+    """The cycle features (NaN without a measurable heart cycle) of one recording."""
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.cycle_features import RATE, cycle_features
 
-    x = bandpass(load_audio(path, sample_rate=RATE).samples, RATE, (25, 800))
-    cycles = segment(x, RATE)
-    out = np.full(N_FEATURES, np.nan)
-    if cycles.heart_rate_bpm is None or cycles.cycle_count < 3:
-        return out
-    energy = band_log_energy(x / (np.std(x) + 1e-12))
-    n = min(energy.shape[1], len(cycles.states))
-    energy, states = energy[:, :n], cycles.states[:n]
-    level = {}
-    for k, phase in enumerate(PHASES):
-        frames = energy[:, states == k]
-        if frames.shape[1] < 2:
-            return out
-        level[phase] = np.log(np.exp(frames).mean(axis=1))  # the phase's mean power, in log
-    parts = [level[a] - level[b] for a, b in CONTRASTS]
-    # how much the systole and the diastole vary from frame to frame, band by band (a murmur is
-    # sustained; silence is not): the spread of their log energies, which no fixed gain changes
-    parts += [energy[:, states == 1].std(axis=1), energy[:, states == 3].std(axis=1)]
-    intervals = np.diff(cycles.s1_onsets)
-    intervals = intervals[(intervals > 0.25) & (intervals < 2.0)]
-    irregularity = float(intervals.std() / intervals.mean()) if len(intervals) >= 2 else 0.0
-    cycle_s = 60.0 / cycles.heart_rate_bpm
-    parts.append(np.array([cycles.heart_rate_bpm, (cycles.systolic_interval_s or 0.0) / cycle_s,
-                           irregularity, cycles.periodicity, cycles.cycle_count / (n / 50.0)]))
-    return np.concatenate(parts)
+    return cycle_features(load_audio(path, sample_rate=RATE).samples, RATE)
 
 
 def mel_features(path: Path) -> np.ndarray:
-    sys.path.insert(0, str(REPO / "bench"))
-    from feature_baseline import features as mel
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.cycle_features import RATE, spectral_summary
 
-    return mel(path)
+    return spectral_summary(load_audio(path, sample_rate=RATE).samples, RATE)
 
 
 def load(records, cache: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -25,17 +25,10 @@ DEV = REPO.parent / "shared" / "data" / "physionet2016-dev"
 
 
 def features(path: Path) -> np.ndarray:
-    import librosa
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.cycle_features import RATE, spectral_summary
 
-    from audiofuse_core.audio import bandpass, load_audio
-
-    x = bandpass(load_audio(path, sample_rate=2000).samples, 2000, (25, 800))
-    x = x / (x.std() + 1e-9)
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(
-        y=x, sr=2000, n_fft=256, hop_length=40, n_mels=32, fmin=25, fmax=800))
-    centred = mel - mel.mean(1, keepdims=True)
-    return np.concatenate([mel.mean(1) - mel.mean(), centred.std(1),
-                           np.percentile(centred, 90, axis=1)])
+    return spectral_summary(load_audio(path, sample_rate=RATE).samples, RATE)
 
 
 def main() -> int:

@@ -1,0 +1,113 @@
+"""A recording described by its heart cycle and its spectrum: features for a classifier beside the
+networks (measured in bench/cycle_features.py and docs/results.md, "Experiments").
+
+* :func:`cycle_features`: the recording is segmented into S1, systole, S2 and diastole
+  (:func:`audiofuse_core.heartcycle.segment`); in each of 11 bands (25-800 Hz) the log energy of
+  each phase is compared with another's (systole against S1, diastole against S2, systole
+  against diastole, S2 against S1), with the spread of the systole's and the diastole's log
+  energy over their frames, and 5 rhythm figures. A stethoscope's frequency response adds the
+  same constant to every phase's log energy in a band, so the contrasts and spreads do not see
+  it; a murmur raises exactly them. NaN when the recording has no measurable heart cycle.
+* :func:`spectral_summary`: 96 log-Mel summaries (each band's level against the whole, its
+  spread over time and its 90th percentile): these do carry the device's colouring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .audio import bandpass
+
+RATE = 2000  # Hz: every feature is computed at the recordings' own PhysioNet rate
+BANDS_HZ = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 600.0, 800.0)
+PHASES = ("S1", "systole", "S2", "diastole")  # heartcycle's states 0..3
+CONTRASTS = (("systole", "S1"), ("diastole", "S2"), ("systole", "diastole"), ("S2", "S1"))
+RHYTHM = ("heart_rate_bpm", "systole_share", "irregularity", "periodicity", "cycles_per_s")
+N_BANDS = len(BANDS_HZ) - 1
+N_CYCLE = len(CONTRASTS) * N_BANDS + 2 * N_BANDS + len(RHYTHM)
+N_MELS = 32
+N_SPECTRAL = 3 * N_MELS
+
+
+def cycle_feature_names() -> list[str]:
+    bands = [f"{lo:g}-{hi:g}Hz" for lo, hi in zip(BANDS_HZ[:-1], BANDS_HZ[1:])]
+    names = [f"{a}-{b} {band}" for a, b in CONTRASTS for band in bands]
+    names += [f"{phase} spread {band}" for phase in ("systole", "diastole") for band in bands]
+    return names + list(RHYTHM)
+
+
+def prepare(samples: np.ndarray, rate: int) -> np.ndarray:
+    """The band-passed (25-800 Hz) signal at :data:`RATE`, scaled to unit standard deviation."""
+    if int(rate) != RATE:
+        raise ValueError(f"features are computed at {RATE} Hz; got {rate} Hz (resample first)")
+    x = bandpass(np.asarray(samples, dtype=np.float64), RATE, (25.0, 800.0))
+    return x / (float(np.std(x)) + 1e-12)
+
+
+def band_log_energy(x: np.ndarray) -> np.ndarray:
+    """[bands, frames]: each band's log power in 64 ms Hann frames every 20 ms (the segmenter's
+    50 Hz state rate), for a signal at :data:`RATE`.
+    """
+    n_fft, hop = 128, RATE // 50
+    padded = np.pad(x, (n_fft // 2, n_fft // 2))
+    count = 1 + (len(padded) - n_fft) // hop
+    index = np.arange(n_fft)[None, :] + hop * np.arange(count)[:, None]
+    power = np.abs(np.fft.rfft(padded[index] * np.hanning(n_fft), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / RATE)
+    bands = [power[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
+             for lo, hi in zip(BANDS_HZ[:-1], BANDS_HZ[1:])]
+    return np.log(np.stack(bands) + 1e-12)
+
+
+def cycle_features(samples: np.ndarray, rate: int, cycles=None) -> np.ndarray:
+    """:data:`N_CYCLE` figures of the recording's heart cycle (names: :func:`cycle_feature_names`);
+    all NaN when fewer than three cycles are found. ``cycles``: a
+    :class:`~audiofuse_core.heartcycle.HeartCycles` already found for these samples.
+    """
+    from .heartcycle import segment
+
+    x = prepare(samples, rate)
+    if cycles is None:
+        cycles = segment(x, RATE)
+    missing = np.full(N_CYCLE, np.nan)
+    if cycles.heart_rate_bpm is None or cycles.cycle_count < 3:
+        return missing
+    energy = band_log_energy(x)
+    n = min(energy.shape[1], len(cycles.states))
+    energy, states = energy[:, :n], np.asarray(cycles.states[:n])
+    level = {}
+    for k, phase in enumerate(PHASES):
+        frames = energy[:, states == k]
+        if frames.shape[1] < 2:
+            return missing
+        level[phase] = np.log(np.exp(frames).mean(axis=1))  # the phase's mean power, in log
+    parts = [level[a] - level[b] for a, b in CONTRASTS]
+    parts += [energy[:, states == 1].std(axis=1), energy[:, states == 3].std(axis=1)]
+    intervals = np.diff(cycles.s1_onsets)
+    intervals = intervals[(intervals > 0.25) & (intervals < 2.0)]
+    irregularity = float(intervals.std() / intervals.mean()) if len(intervals) >= 2 else 0.0
+    cycle_s = 60.0 / cycles.heart_rate_bpm
+    parts.append(np.array([cycles.heart_rate_bpm, (cycles.systolic_interval_s or 0.0) / cycle_s,
+                           irregularity, cycles.periodicity, cycles.cycle_count / (n / 50.0)]))
+    return np.concatenate(parts)
+
+
+def spectral_summary(samples: np.ndarray, rate: int) -> np.ndarray:
+    """:data:`N_SPECTRAL` log-Mel summaries: per band (32, 25-800 Hz), its mean level against the
+    mean of all bands, its spread over time, and its 90th percentile over time.
+    """
+    import librosa
+
+    x = prepare(samples, rate)
+    mel = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=x.astype(np.float32), sr=RATE, n_fft=256, hop_length=40, n_mels=N_MELS, fmin=25,
+        fmax=800))
+    centred = mel - mel.mean(1, keepdims=True)
+    return np.concatenate([mel.mean(1) - mel.mean(), centred.std(1),
+                           np.percentile(centred, 90, axis=1)])
+
+
+def recording_features(samples: np.ndarray, rate: int, cycles=None) -> np.ndarray:
+    """:func:`cycle_features` then :func:`spectral_summary`: ``N_CYCLE + N_SPECTRAL`` values."""
+    return np.concatenate([cycle_features(samples, rate, cycles),
+                           spectral_summary(samples, rate)])
