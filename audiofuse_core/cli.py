@@ -129,6 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="cache the prepared recordings here")
     p.set_defaults(func=cmd_combine)
 
+    p = sub.add_parser("add-feature-expert",
+                       help="copy a model with a second opinion from the whole recording's "
+                            "heart-cycle figures",
+                       usage="audiofuse add-feature-expert MODEL.keras DATA [DATA ...] --out OUT "
+                             "[--weight W] [--seed S] [--cache-dir DIR]")
+    p.add_argument("model", metavar="MODEL", help="a trained model file (never changed)")
+    p.add_argument("data", nargs="+", metavar="DATA",
+                   help="the data-set folders the model was trained on (its training and "
+                        "validation recordings)")
+    p.add_argument("--out", required=True, help="the new model file (.keras; must not exist)")
+    p.add_argument("--weight", type=float, default=0.5,
+                   help="the feature expert's share of the probability (0-1; default 0.5)")
+    p.add_argument("--feature-set", default=None, help=argparse.SUPPRESS)  # experiments
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--cache-dir", help="cache the recordings' figures and signals here")
+    p.set_defaults(func=cmd_add_feature_expert)
+
     p = sub.add_parser("reproduce", help="the paper's tables for our three models")
     p.add_argument("--physionet", required=True, metavar="DIR",
                    help="PhysioNet 2016 folder (training-a..f, or one of them)")
@@ -381,6 +399,28 @@ def cmd_combine(args: argparse.Namespace) -> int:
     print("scoring the experts' validation recordings...", file=sys.stderr, flush=True)
     out = combine_experts(models, data.records, args.out, cache_dir=args.cache_dir)
     print(f"wrote {out}", file=sys.stderr)
+    print(render_model_card(read_model_metadata(out)))
+    return 0
+
+
+def cmd_add_feature_expert(args: argparse.Namespace) -> int:
+    from .datasets import scan_many
+    from .feature_expert import DEFAULT_FEATURE_SET, add_feature_expert
+    from .model_card import render_model_card
+    from .modelfile import read_model_metadata
+
+    data = scan_many(args.data)
+    if not data.records:
+        raise AudioFuseError(f"no labelled recordings found in {', '.join(args.data)}")
+
+    def tick(what: str, i: int, n: int) -> None:
+        print(f"\r{what}: {i}/{n}   ", end="", file=sys.stderr, flush=True)
+
+    out = add_feature_expert(args.model, data.records, args.out,
+                             feature_set=args.feature_set or DEFAULT_FEATURE_SET,
+                             weight=args.weight, seed=args.seed, epochs=args.epochs,
+                             cache_dir=args.cache_dir, progress=tick)
+    print(f"\nwrote {out}", file=sys.stderr)
     print(render_model_card(read_model_metadata(out)))
     return 0
 

@@ -107,6 +107,10 @@ class Classifier:
         self.preset: Preset = self.model.preset
         self.metadata: dict[str, Any] = self.model.metadata
         self._predict = self._make_predict_function()
+        self._feature_expert = None  # (forward, spec) when the model carries one
+        if self.model.feature_expert is not None:
+            self._feature_expert = (self.model.feature_expert.numpy_forward(),
+                                    dict(self.metadata["feature_expert"]))
 
     # -- description -----------------------------------------------------------------------
     @property
@@ -155,11 +159,18 @@ class Classifier:
         logits = self.window_logits(windows)
         probabilities = 1.0 / (1.0 + np.exp(-logits / self.temperature))
         probability = float(np.mean(probabilities))
+        extra: dict[str, Any] = {}
+        if self._feature_expert is not None:
+            network, expert = probability, self.feature_probability(audio)
+            weight = float(self._feature_expert[1].get("weight", 0.5))
+            probability = (1.0 - weight) * network + weight * expert
+            extra = {"network_probability": round(network, 6),
+                     "feature_expert_probability": round(expert, 6)}
         label = "abnormal" if probability >= self.threshold else "normal"
         quality, cycles = analyse_recording(audio.samples, audio.sample_rate)
         if self.quality_gate and not quality.ok:
             label = POOR_QUALITY
-        return Prediction(
+        return Prediction(extra=extra,
             probability=probability, label=label, threshold=self.threshold,
             window_probabilities=probabilities, window_starts=starts,
             window_seconds=self.preset.window_seconds, duration=audio.duration,
@@ -167,6 +178,19 @@ class Classifier:
             model_name=self.name, model_version=self.version, path=audio.path,
             quality=quality, heart_rate_bpm=cycles.heart_rate_bpm, cycles=cycles,
         )
+
+    def feature_probability(self, audio: Audio) -> float:
+        """The feature expert's calibrated probability for a whole recording (ModelError when
+        the model carries none).
+        """
+        from .feature_expert import feature_vector
+
+        if self._feature_expert is None:
+            raise ModelError(f"{self.name} carries no feature expert")
+        forward, spec = self._feature_expert
+        values = feature_vector(audio.samples, audio.sample_rate, str(spec["feature_set"]))
+        logit = float(forward(values)[0]) / float(spec.get("temperature", 1.0))
+        return sigmoid(logit)
 
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
         """Raw logits for a batch of prepared windows [n, window_samples]."""
@@ -195,4 +219,4 @@ class Classifier:
 
 
 def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    return 1.0 / (1.0 + math.exp(-min(max(float(x), -500.0), 500.0)))

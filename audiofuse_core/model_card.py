@@ -39,11 +39,22 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          f"{kinds.count('waveform')} waveform experts, each branch weighted one "
                          "half, each expert with its own head (not the paper's single learned "
                          "fusion head)")
+    expert = meta.get("feature_expert") or {}
+    if expert:
+        lines.append(f"- Second opinion: a feature expert on the whole recording's heart cycle "
+                     f"(figures `{expert.get('feature_set', '?')}`: how systole and diastole "
+                     "differ from S1 and S2 band by band, the rhythm, each band's movement over "
+                     f"time); the probability is {meta.get('aggregation', '?')}")
     use = meta.get("intended_use", "Decision support, not a diagnosis.")
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "
                  f"({meta.get('threshold_rule', 'not documented')})")
-    if "temperature" in meta:
+    if expert:
+        lines.append(f"- Calibration: the network's temperature {fmt(meta.get('temperature'), 2)}"
+                     f" and the feature expert's {fmt(expert.get('temperature'), 2)}, each fitted "
+                     "on the validation recordings; expected calibration error of the mean "
+                     f"{fmt(validation.get('ece_after_calibration'))}")
+    elif "temperature" in meta:
         lines.append(f"- Calibration: temperature {fmt(meta['temperature'], 2)} fitted on the "
                      "validation recordings; expected calibration error "
                      f"{fmt(validation.get('ece_before_calibration'))} before, "
@@ -93,6 +104,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
                          f"{' (the experts together)' if mean_rule else ''} "
                          f"({meta.get('backend', '?')} backend)")
+        if expert:
+            widths = " and ".join(str(h) for h in expert.get("hidden", []))
+            lines.append(f"- Feature expert: an MLP ({widths} "
+                         f"units, dropout {expert.get('dropout')}), seed {expert.get('seed')}, "
+                         f"{expert.get('epochs')} epochs on the same training recordings, each "
+                         "subset and, within it, each class weighted alike; "
+                         f"{fmt(expert.get('training_seconds', 0) / 60, 1)} min")
         counts = data.get("train") or {}
         if counts:
             lines.append("- Devices/sites seen (subsets, training part): " + ", ".join(
@@ -102,6 +120,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
         lines += ["", "## Validation (recordings held out of training, same data set)", ""]
         rows = [("all", validation["overall"])] + sorted(validation.get("per_subset", {}).items())
         lines.append(metrics_table(rows))
+        parts = [("the network alone", (meta.get("network") or {}).get("validation") or {}),
+                 ("the feature expert alone", expert.get("validation") or {})]
+        for title, block in parts if expert else ():
+            if block.get("overall"):
+                lines += ["", f"The same recordings, {title} (at its own threshold):", ""]
+                lines.append(metrics_table([("all", block["overall"])]
+                                           + sorted(block.get("per_subset", {}).items())))
     for entry in meta.get("site_thresholds", []):
         lines += ["", f"## Threshold refitted for {entry.get('site', '?')}", ""]
         lines.append(f"- {entry.get('date', '?')}: threshold {fmt(entry.get('threshold_before'))}"

@@ -393,6 +393,85 @@ class WaveformEncoder(layers.Layer):
 MEMBER_KINDS = ("spectrogram", "waveform")
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RecordingFeatureExpert(layers.Layer):
+    """Figures of a whole recording [batch, inputs] -> logit [batch, 1] of "abnormal".
+
+    The figures (audiofuse_core.feature_expert) describe the heart cycle and the sound's
+    dynamics, not single windows. A missing figure (NaN: no heart cycle found) is replaced by
+    the training median; each figure is then standardised with the training mean and spread.
+    Those three vectors are weights of the layer, set once by the trainer, so the file carries
+    them. Then a small MLP: ``hidden`` ReLU layers with dropout, one logit.
+    """
+
+    def __init__(self, *, inputs: int, hidden: tuple[int, ...] | list[int] = (64, 64),
+                 dropout: float = 0.3, l2: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inputs = int(inputs)
+        self.hidden = [int(h) for h in hidden]
+        self.dropout = float(dropout)
+        self.l2 = float(l2)  # weight penalty of the hidden layers while training
+        penalty = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        self.dense = [layers.Dense(h, activation="relu", kernel_regularizer=penalty,
+                                   name=f"hidden_{i + 1}")
+                      for i, h in enumerate(self.hidden)]
+        self.drops = [layers.Dropout(self.dropout, name=f"dropout_{i + 1}")
+                      for i in range(len(self.hidden))]
+        self.logit = layers.Dense(1, name="logit")
+
+    def build(self, input_shape):
+        n = (self.inputs,)
+        self.fill = self.add_weight(shape=n, initializer="zeros", trainable=False, name="fill")
+        self.centre = self.add_weight(shape=n, initializer="zeros", trainable=False,
+                                      name="centre")
+        self.scale = self.add_weight(shape=n, initializer="ones", trainable=False, name="scale")
+        width = self.inputs
+        for dense in self.dense:
+            dense.build((None, width))
+            width = dense.units
+        self.logit.build((None, width))
+
+    def standardise(self, inputs):
+        x = ops.where(ops.isnan(inputs), self.fill, inputs)
+        return (x - self.centre) / self.scale
+
+    def call(self, inputs, training=None):
+        x = self.standardise(inputs)
+        for dense, drop in zip(self.dense, self.drops):
+            x = drop(dense(x), training=training)
+        return self.logit(x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def numpy_forward(self):
+        """The layer as a plain numpy function (inference only): no graph to trace, safe to call
+        from any thread.
+        """
+        fill, centre, scale = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64)
+                               for w in (self.fill, self.centre, self.scale))
+        stack = [(np.asarray(ops.convert_to_numpy(d.kernel), np.float64),
+                  np.asarray(ops.convert_to_numpy(d.bias), np.float64))
+                 for d in [*self.dense, self.logit]]
+
+        def forward(features: np.ndarray) -> np.ndarray:
+            x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+            x = (np.where(np.isnan(x), fill, x) - centre) / scale
+            for k, (kernel, bias) in enumerate(stack):
+                x = x @ kernel + bias
+                if k < len(stack) - 1:
+                    x = np.maximum(x, 0.0)
+            return x[:, 0]
+
+        return forward
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(inputs=self.inputs, hidden=list(self.hidden), dropout=self.dropout,
+                      l2=self.l2)
+        return config
+
+
 def _member_name(kinds: list[str], index: int) -> str:
     """``spectrogram_member``, ``waveform_member`` for the first of each kind (the names in the
     two-member files made before ensembles of seeds), then ``spectrogram_member_2``, ...
@@ -420,6 +499,12 @@ class AudioFuseModel(keras.Model):
         self.metadata = dict(metadata or {})
         p = self.preset
         self.members = None
+        self.feature_expert = None
+        spec = self.metadata.get("feature_expert")
+        if spec:  # a recording-level expert beside the windows' network (feature_expert.py)
+            self.feature_expert = RecordingFeatureExpert(
+                inputs=int(spec["inputs"]), hidden=spec.get("hidden", (64, 64)),
+                dropout=float(spec.get("dropout", 0.3)), name="feature_expert")
         if kind == "fusion" and p.fusion_rule == "mean":
             self._init_members()
             return
@@ -474,6 +559,8 @@ class AudioFuseModel(keras.Model):
         self.frontend = self.spectrogram_encoder = self.waveform_encoder = None
 
     def build(self, input_shape):
+        if self.feature_expert is not None:
+            self.feature_expert.build((None, self.feature_expert.inputs))
         if self.members is not None:
             for member in self.members:
                 member.build(input_shape)

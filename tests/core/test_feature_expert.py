@@ -1,0 +1,153 @@
+"""The feature expert: trained on a model's own split, carried in the model file, averaged with
+the network at prediction; and what it refuses.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from audiofuse_core.datasets import scan
+from audiofuse_core.errors import DatasetError, ModelError, TrainingError
+from tests.core.test_models import TINY
+
+keras = pytest.importorskip("keras")
+
+from audiofuse_core.feature_expert import (  # noqa: E402
+    add_feature_expert,
+    feature_count,
+    feature_vector,
+    record_features,
+    subset_balanced_weights,
+)
+from audiofuse_core.inference import Classifier  # noqa: E402
+from audiofuse_core.models import build_model, load_model  # noqa: E402
+from audiofuse_core.training import train  # noqa: E402
+from tests.core.test_training import REPO, _config  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, physionet_dir):
+    """A tiny waveform model trained on the real sample recordings, and the same model with a
+    feature expert added.
+    """
+    records = scan(physionet_dir).records
+    folder = tmp_path_factory.mktemp("feature-expert")
+    base = train(_config(folder / "w", epochs=1, kind="waveform"), records).model_path
+    with_expert = add_feature_expert(base, records, folder / "fx.keras", epochs=5,
+                                     cache_dir=folder / "cache")
+    return records, base, with_expert
+
+
+def test_the_feature_vector_describes_a_real_recording_at_any_rate(normal_wav):
+    from audiofuse_core.audio import load_audio
+
+    at_2k = load_audio(normal_wav, sample_rate=2000)
+    values = feature_vector(at_2k.samples, 2000)
+    assert values.shape == (feature_count("cycle+mel-dynamics/1"),)
+    assert np.isfinite(values).all()  # a clean normal recording: every heart-cycle figure
+    at_4k = load_audio(normal_wav, sample_rate=4000)
+    again = feature_vector(at_4k.samples, 4000)  # resampled to 2 kHz first: the same figures
+    assert np.corrcoef(values, again)[0, 1] > 0.99
+    full = feature_vector(at_2k.samples, 2000, "cycle+mel/1")
+    assert full.shape == (feature_count("cycle+mel/1"),) and len(full) > len(values)
+    with pytest.raises(ModelError, match="unknown feature set"):
+        feature_vector(at_2k.samples, 2000, "spectral-flux/9")
+
+
+def test_weights_balance_each_subset_and_each_class_within_it():
+    labels = np.array([1, 1, 1, 0, 1, 0, 0, 0, 0])
+    subsets = np.array(["a"] * 4 + ["e"] * 5)
+    w = subset_balanced_weights(labels, subsets)
+    for s in "ae":
+        for c in (0, 1):
+            m = (subsets == s) & (labels == c)
+            assert w[m].sum() == pytest.approx(len(labels) / 4)
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_the_model_file_carries_the_expert_and_the_network_unchanged(trained):
+    from audiofuse_core.model_card import render_model_card
+
+    records, base, with_expert = trained
+    old, new = load_model(base), load_model(with_expert)
+    assert old.feature_expert is None and new.feature_expert is not None
+    for a, b in zip(old.get_weights(), [w.numpy() for w in new.weights
+                                        if not w.path.split("/")[1] == "feature_expert"],
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    meta = new.metadata
+    spec = meta["feature_expert"]
+    assert spec["inputs"] == feature_count(spec["feature_set"]) and spec["temperature"] > 0
+    n_val = len(old.metadata["split"]["validation_records"])
+    assert meta["validation"]["overall"]["n"] == n_val
+    assert 0.0 < meta["threshold"] < 1.0
+    assert meta["network"]["threshold"] == pytest.approx(old.metadata["threshold"])
+    card = render_model_card(meta)
+    assert "Second opinion: a feature expert" in card and "the feature expert alone" in card
+    # the Keras layer and the numpy forward pass the Classifier uses agree, missing values too
+    x = record_features(records[:4])
+    x[0, :5] = np.nan
+    np.testing.assert_allclose(new.feature_expert.numpy_forward()(x),
+                               np.asarray(new.feature_expert(x.astype("float32")))[:, 0],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_prediction_is_the_weighted_mean_of_the_network_and_the_expert(trained, abnormal_wav):
+    _, base, with_expert = trained
+    network = Classifier(base).predict_file(abnormal_wav)
+    both = Classifier(with_expert)
+    prediction = both.predict_file(abnormal_wav)
+    extra = prediction.to_dict()
+    assert extra["network_probability"] == pytest.approx(network.probability, abs=1e-5)
+    weight = both.metadata["feature_expert"]["weight"]
+    expected = ((1 - weight) * extra["network_probability"]
+                + weight * extra["feature_expert_probability"])
+    assert prediction.probability == pytest.approx(expected, abs=1e-5)
+    assert prediction.threshold == pytest.approx(both.metadata["threshold"])
+    assert prediction.label == ("abnormal" if prediction.probability >= prediction.threshold
+                                else "normal") or prediction.label == "poor-quality"
+    with pytest.raises(ModelError, match="carries no feature expert"):
+        Classifier(base).feature_probability(both.load(abnormal_wav))
+
+
+def test_refusals_write_nothing(tmp_path, trained, untrained_model_path):
+    records, base, with_expert = trained
+    with pytest.raises(ModelError, match="exists already"):
+        add_feature_expert(base, records, with_expert)
+    with pytest.raises(ModelError, match="carries a feature expert already"):
+        add_feature_expert(with_expert, records, tmp_path / "a.keras")
+    with pytest.raises(ModelError, match="does not record the recordings"):
+        add_feature_expert(untrained_model_path, records, tmp_path / "b.keras")
+    with pytest.raises(DatasetError, match="are not in the data given"):
+        add_feature_expert(base, records[:5], tmp_path / "c.keras")
+    with pytest.raises(ModelError, match="between 0 and 1"):
+        add_feature_expert(base, records, tmp_path / "d.keras", weight=1.0)
+    with pytest.raises(TrainingError, match="cancelled"):
+        add_feature_expert(base, records, tmp_path / "e.keras", should_stop=lambda: True)
+    assert not list(tmp_path.glob("*.keras"))
+
+
+def test_a_model_without_the_expert_is_unchanged_by_the_new_code(trained):
+    model = build_model(TINY, "waveform")
+    assert model.feature_expert is None
+    _, base, _ = trained
+    prediction = Classifier(base).predict_file(trained[0][0].path)
+    assert "network_probability" not in prediction.to_dict()
+
+
+def test_command_line(tmp_path, trained, physionet_dir):
+    _, base, _ = trained
+    out = tmp_path / "cli.keras"
+    run = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "add-feature-expert",
+                          str(base), str(physionet_dir), "--out", str(out), "--epochs", "3"],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert out.is_file() and "Second opinion" in run.stdout
+    again = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "add-feature-expert",
+                            str(base), str(physionet_dir), "--out", str(out)],
+                           capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert again.returncode != 0 and "exists already" in again.stderr
