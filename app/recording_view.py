@@ -202,14 +202,18 @@ class RecordingView(QWidget):
     def set_prediction(self, prediction) -> None:
         """Draw the per-window probabilities and the S1/S2 markers of ``prediction`` (None
         clears them). A recording refused for its quality keeps its markers when the core
-        found heart cycles in it: they show what it could still see.
+        found heart cycles in it: they show what it could still see. The windows are the
+        network's: with a heart-cycle expert in the model they are judged against the network's
+        own threshold (``extra["window_threshold"]``), not the combined one.
         """
         if prediction is None or self.data is None:
             self.strip.clear_windows()
             self.waveform.set_cycles(None)
             return
+        extra = getattr(prediction, "extra", None) or {}
         self.strip.set_windows(prediction.window_starts, prediction.window_seconds,
-                               prediction.window_probabilities, prediction.threshold,
+                               prediction.window_probabilities,
+                               extra.get("window_threshold", prediction.threshold),
                                self.data.duration,
                                refused=prediction.label not in ("normal", "abnormal"))
         self.waveform.set_cycles(getattr(prediction, "cycles", None))

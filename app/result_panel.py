@@ -33,6 +33,16 @@ def quality_reason(prediction) -> str | None:
     return reason or None
 
 
+def opinions_text(prediction) -> str:
+    """How the probability was formed when the model carries a heart-cycle expert, else ""."""
+    extra = getattr(prediction, "extra", None) or {}
+    if "feature_expert_probability" not in extra:
+        return ""
+    return (f"It averages the recording's sound, window by window "
+            f"({extra['network_probability']:.2f}), and its heart-cycle figures "
+            f"({extra['feature_expert_probability']:.2f}).")
+
+
 class ProbabilityBar(QWidget):
     """A 0-1 bar filled to the probability, with the threshold marked."""
 
@@ -168,9 +178,10 @@ class ResultPanel(QWidget):
             self.bar.setVisible(False)
         else:
             side = "at or above" if prediction.probability >= prediction.threshold else "below"
+            opinions = opinions_text(prediction)
             self.summary.setText(
                 f"Probability of abnormal {prediction.probability:.2f}, {side} the model's "
-                f"threshold of {prediction.threshold:.2f}.")
+                f"threshold of {prediction.threshold:.2f}." + (f" {opinions}" if opinions else ""))
             self.summary.setStyleSheet("color: #111827;")
             self.bar.set_value(prediction.probability, prediction.threshold, colour)
             self.bar.setVisible(True)

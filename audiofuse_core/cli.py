@@ -17,6 +17,7 @@ from pathlib import Path
 from . import __version__
 from .audio import is_audio_path
 from .errors import AudioFuseError
+from .feature_expert import FEATURE_SETS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the new model file (.keras; must not exist)")
     p.add_argument("--weight", type=float, default=0.5,
                    help="the feature expert's share of the probability (0-1; default 0.5)")
-    p.add_argument("--feature-set", default=None, help=argparse.SUPPRESS)  # experiments
+    p.add_argument("--feature-set", default=None, choices=FEATURE_SETS,
+                   help="the figures the expert reads (default: the first)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--cache-dir", help="cache the recordings' figures and signals here")

@@ -31,7 +31,9 @@ from .audio import load_audio, resample
 from .datasets import Record
 from .errors import AudioFuseError, DatasetError, ModelError, TrainingError
 
-FEATURE_SETS = ("cycle+mel-dynamics/1", "cycle+mel/1")
+# cycle+mel: the default, best on the validation split and no worse on left-out subsets than
+# the dynamics alone (docs/results.md, "The feature expert")
+FEATURE_SETS = ("cycle+mel/1", "cycle+mel-dynamics/1")
 DEFAULT_FEATURE_SET = FEATURE_SETS[0]
 HIDDEN = (64, 64)
 DROPOUT = 0.3
@@ -51,7 +53,8 @@ def feature_vector(samples: np.ndarray, rate: int,
                    feature_set: str = DEFAULT_FEATURE_SET) -> np.ndarray:
     """The expert's input for one recording (any rate; NaN where no heart cycle is found).
 
-    ``cycle+mel/1``: the heart-cycle figures and the log-Mel summary (cycle_features).
+    ``cycle+mel/1`` (the default): the heart-cycle figures and the log-Mel summary
+    (cycle_features).
     ``cycle+mel-dynamics/1``: the same without the summary's average spectrum (its first
     :data:`~audiofuse_core.cycle_features.N_MELS` values), the one part a stethoscope's
     frequency response shifts directly.
@@ -183,7 +186,7 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
     model has no recorded split or already carries an expert, or ``out`` exists.
     """
     from .metrics import best_threshold, binary_metrics, expected_calibration_error
-    from .models import build_model, load_model, save_model
+    from .models import build_model, copy_weights, load_model, save_model
     from .training import _project_version, _validation_windows, fit_temperature, load_signals
 
     out = Path(out)
@@ -278,19 +281,10 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
         "project_version": _project_version(),
     })
     model = build_model(base.preset, base.kind, metadata=metadata)
-    _copy_network_weights(base, model)
+    copy_weights(base, model, every="source")
     model.feature_expert.set_weights(expert.get_weights())
     if should_stop is not None and should_stop():
         raise AudioFuseError("stopped: no model was written")
     if out.exists():
         raise ModelError(f"{out} exists already: choose another name (nothing is overwritten)")
     return save_model(model, out)
-
-
-def _copy_network_weights(source, target) -> None:
-    """Every weight of ``source`` into the same place (by path) in ``target``."""
-    slots = {w.path: w for w in target.weights}
-    for weight in source.weights:
-        if weight.path not in slots:
-            raise ModelError(f"cannot place the network's weight {weight.path} in the new model")
-        slots[weight.path].assign(weight.value)

@@ -164,8 +164,12 @@ class Classifier:
             network, expert = probability, self.feature_probability(audio)
             weight = float(self._feature_expert[1].get("weight", 0.5))
             probability = (1.0 - weight) * network + weight * expert
+            # the windows are the network's alone: judge them against its own threshold
+            window_threshold = (self.metadata.get("network") or {}).get("threshold")
             extra = {"network_probability": round(network, 6),
-                     "feature_expert_probability": round(expert, 6)}
+                     "feature_expert_probability": round(expert, 6),
+                     "window_threshold": float(window_threshold if window_threshold is not None
+                                               else self.threshold)}
         label = "abnormal" if probability >= self.threshold else "normal"
         quality, cycles = analyse_recording(audio.samples, audio.sample_rate)
         if self.quality_gate and not quality.ok:

@@ -41,10 +41,12 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          "fusion head)")
     expert = meta.get("feature_expert") or {}
     if expert:
+        spectrum = ("" if "dynamics" in str(expert.get("feature_set"))
+                    else ", the average spectrum")
         lines.append(f"- Second opinion: a feature expert on the whole recording's heart cycle "
                      f"(figures `{expert.get('feature_set', '?')}`: how systole and diastole "
                      "differ from S1 and S2 band by band, the rhythm, each band's movement over "
-                     f"time); the probability is {meta.get('aggregation', '?')}")
+                     f"time{spectrum}); the probability is {meta.get('aggregation', '?')}")
     use = meta.get("intended_use", "Decision support, not a diagnosis.")
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "
@@ -96,6 +98,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
             lines.append(f"- Fine-tuned from {Path(training['init_model']).name}"
                          + (" (branches frozen, head retrained)"
                             if training.get("freeze_branches") else ""))
+            if meta.get("feature_expert_dropped"):
+                lines.append(f"- {meta['feature_expert_dropped']}'s heart-cycle feature expert "
+                             "was not carried over (fine-tuning retrains the network alone); "
+                             "`audiofuse add-feature-expert` adds one trained on this data")
         if training.get("domain_adversarial"):
             lines.append(f"- Domain-adversarial: a classifier of the training subset (device and "
                          f"site) on the features, its gradient reversed with weight "
@@ -152,6 +158,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
         lines.append("- Within a single device and site the model separates the classes less well "
                      f"than overall ({weak}): part of the overall figure comes from telling the "
                      "sites apart, whose abnormal rates differ.")
+    if expert:
+        lines.append("- The feature expert needs heart cycles: where none is found its figures "
+                     "are filled with the training medians, and the quality gate usually refuses "
+                     "such a recording. Part of what it reads (the average spectrum, each band's "
+                     "spread) a new stethoscope changes: on another device and population it "
+                     "helped less than on PhysioNet, or hurt (docs/results.md, \"The feature "
+                     "expert\").")
     for limit in meta.get("known_limits", []):
         lines.append(f"- {limit}")
     return "\n".join(lines) + "\n"

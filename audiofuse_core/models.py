@@ -807,6 +807,23 @@ def load_model(path: str | Path, *, compile: bool = False) -> AudioFuseModel:
     return model
 
 
+def copy_weights(source: keras.Model, target: keras.Model, *, every: str = "source") -> None:
+    """Copy each weight of ``source`` into the weight of ``target`` at the same path. ``every``
+    names the model whose every weight must find its counterpart ("source" or "target"): the
+    other may hold more (a feature expert added, or left behind).
+    """
+    slots = {w.path: w for w in source.weights}
+    missing = [w.path for w in target.weights if w.path not in slots]
+    extra = [p for p in slots if p not in {w.path for w in target.weights}]
+    unmatched = extra if every == "source" else missing
+    if unmatched:
+        raise ModelError(f"the models do not match: {len(unmatched)} weights have no "
+                         f"counterpart (first: {unmatched[0]})")
+    for weight in target.weights:
+        if weight.path in slots:
+            weight.assign(slots[weight.path].value)
+
+
 def _holds_code(node: Any) -> bool:
     """Whether a Keras config carries serialised Python code (Lambda layers, lambdas)."""
     if isinstance(node, dict):

@@ -409,6 +409,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
         DomainAdversarial,
         build_model,
         class_and_domain_loss,
+        copy_weights,
         load_model,
         save_model,
     )
@@ -494,9 +495,10 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             best = dict(state["best"])
         else:
             if base_model is not None:
-                model = AudioFuseModel.from_config(base_model.get_config())
+                model = AudioFuseModel.from_config(_without_feature_expert(
+                    base_model.get_config(), Path(config.init_model).name))
                 model.build((None, preset.window_samples))
-                model.set_weights(base_model.get_weights())
+                copy_weights(base_model, model, every="target")
             else:
                 model = build_model(preset, config.kind, seed=config.seed)
             if experts is not None:
@@ -755,6 +757,18 @@ def _subset_aucs(records: Sequence[Record], scores: np.ndarray, minimum: int = 5
         if min((labels == 0).sum(), (labels == 1).sum()) >= minimum:
             result[subset] = roc_auc(labels, scores[mask])
     return result
+
+
+def _without_feature_expert(config: dict[str, Any], source: str) -> dict[str, Any]:
+    """A model config without its heart-cycle feature expert: fine-tuning retrains the network,
+    whose threshold and calibration then no longer suit the expert's mean with it.
+    """
+    metadata = dict(config.get("metadata") or {})
+    if metadata.pop("feature_expert", None) is None:
+        return config
+    metadata.pop("network", None)
+    metadata["feature_expert_dropped"] = source
+    return {**config, "metadata": metadata}
 
 
 def _describe_data(train_records, val_records, skipped) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 #!/bin/bash
 # The recipe behind the bundled models (docs/results.md): for each seed, the two single-branch
 # experts on the default preset, then the two fusions of them: the mean of their calibrated
-# probabilities (audiofuse combine; the bundled default) and the paper's learned head on top of
-# them (experts frozen).
+# probabilities (audiofuse combine) and the paper's learned head on top of them (experts
+# frozen); last, the mean with a heart-cycle feature expert added (audiofuse add-feature-expert;
+# the bundled default since 2026-12-03: runs/default-sS.keras).
 # Resumable: rerun the same command after an interruption; finished models are kept.
 #   bench/train_models.sh [DATA] [SEED...]     (default: ../shared/data/physionet2016-dev 42 43 44)
 # Models and logs go to runs/ (not in git); about 40 min per seed on a 2-core CPU.
@@ -28,4 +29,8 @@ for seed in $seeds; do
   [ -f "runs/mean-s$seed.keras" ] || .venv/bin/audiofuse combine "runs/spectrogram-s$seed.keras" \
     "runs/waveform-s$seed.keras" "$data" --cache-dir .cache --out "runs/mean-s$seed.keras" \
     >> "runs/mean-s$seed.log" 2>&1 || exit 1
+  [ -f "runs/default-s$seed.keras" ] || .venv/bin/audiofuse add-feature-expert \
+    "runs/mean-s$seed.keras" "$data" --seed "$seed" --cache-dir .cache/fx \
+    --out "runs/default-s$seed.keras" > "runs/default-s$seed.card.md" \
+    2>> "runs/default-s$seed.log" || exit 1
 done

@@ -138,3 +138,27 @@ def test_model_card_dialog_shows_the_models_card(qtbot, window):
     text = dialog.findChild(QTextBrowser).toPlainText()
     assert "Model card: test-untrained" in text and "Known limits" in text
     dialog.close()
+
+
+def test_a_model_with_a_heart_cycle_expert_says_how_its_probability_was_formed(
+        qtbot, abnormal_wav):
+    from app.report_pdf import _result_html as prediction_html
+    from app.result_panel import ResultPanel, opinions_text
+    from audiofuse_core.inference import Prediction
+
+    def prediction(extra):
+        return Prediction(probability=0.62, label="abnormal", threshold=0.4,
+                          window_probabilities=np.array([0.5, 0.6]),
+                          window_starts=np.array([0.0, 2.5]), window_seconds=5.0, duration=7.5,
+                          sample_rate=2000, original_rate=2000, model_name="m",
+                          model_version="1", path=abnormal_wav, extra=extra)
+
+    both = prediction({"network_probability": 0.55, "feature_expert_probability": 0.69})
+    assert opinions_text(prediction({})) == ""
+    panel = ResultPanel()
+    qtbot.addWidget(panel)
+    panel.show_prediction(both)
+    assert "window by window (0.55)" in panel.summary.text()
+    assert "heart-cycle figures (0.69)" in panel.summary.text()
+    assert "heart-cycle figures (0.69); 2 windows of 5 s." in prediction_html(both)
+    assert "(mean of 2 windows of 5 s)." in prediction_html(prediction({}))

@@ -46,14 +46,16 @@ def test_the_feature_vector_describes_a_real_recording_at_any_rate(normal_wav):
     from audiofuse_core.audio import load_audio
 
     at_2k = load_audio(normal_wav, sample_rate=2000)
-    values = feature_vector(at_2k.samples, 2000)
-    assert values.shape == (feature_count("cycle+mel-dynamics/1"),)
+    values = feature_vector(at_2k.samples, 2000)  # the default set: cycle+mel/1
+    assert values.shape == (feature_count("cycle+mel/1"),)
     assert np.isfinite(values).all()  # a clean normal recording: every heart-cycle figure
     at_4k = load_audio(normal_wav, sample_rate=4000)
     again = feature_vector(at_4k.samples, 4000)  # resampled to 2 kHz first: the same figures
     assert np.corrcoef(values, again)[0, 1] > 0.99
-    full = feature_vector(at_2k.samples, 2000, "cycle+mel/1")
-    assert full.shape == (feature_count("cycle+mel/1"),) and len(full) > len(values)
+    dynamics = feature_vector(at_2k.samples, 2000, "cycle+mel-dynamics/1")
+    assert dynamics.shape == (feature_count("cycle+mel-dynamics/1"),)
+    # the same figures less the average spectrum (32 log-Mel levels after the cycle figures)
+    np.testing.assert_array_equal(dynamics, np.delete(values, np.s_[71:103]))
     with pytest.raises(ModelError, match="unknown feature set"):
         feature_vector(at_2k.samples, 2000, "spectral-flux/9")
 
@@ -108,6 +110,7 @@ def test_prediction_is_the_weighted_mean_of_the_network_and_the_expert(trained, 
                 + weight * extra["feature_expert_probability"])
     assert prediction.probability == pytest.approx(expected, abs=1e-5)
     assert prediction.threshold == pytest.approx(both.metadata["threshold"])
+    assert extra["window_threshold"] == pytest.approx(both.metadata["network"]["threshold"])
     assert prediction.label == ("abnormal" if prediction.probability >= prediction.threshold
                                 else "normal") or prediction.label == "poor-quality"
     with pytest.raises(ModelError, match="carries no feature expert"):
@@ -151,3 +154,24 @@ def test_command_line(tmp_path, trained, physionet_dir):
                             str(base), str(physionet_dir), "--out", str(out)],
                            capture_output=True, text=True, cwd=REPO, timeout=300)
     assert again.returncode != 0 and "exists already" in again.stderr
+
+
+def test_fine_tuning_keeps_the_network_and_leaves_the_expert_behind(tmp_path, trained):
+    """The Advanced panel fine-tunes the active model (the bundled default carries an expert):
+    the network is retrained and recalibrated alone, so the expert, whose mean with the old
+    network set the threshold, is not carried over, and the card says so.
+    """
+    from audiofuse_core.model_card import render_model_card
+
+    records, _, with_expert = trained
+    result = train(_config(tmp_path / "ft", epochs=1, init_model=str(with_expert),
+                           freeze_branches=True), records)
+    tuned, source = load_model(result.model_path), load_model(with_expert)
+    assert tuned.feature_expert is None and "network" not in tuned.metadata
+    assert tuned.metadata["feature_expert_dropped"] == "fx.keras"
+    encoder = tuned.waveform_encoder
+    for a, b in zip(source.waveform_encoder.get_weights(), encoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # frozen, copied from the source's network
+    assert "fx.keras's heart-cycle feature expert was not carried over" in \
+        render_model_card(tuned.metadata | {"kind": tuned.kind,
+                                            "preset": tuned.preset.to_dict()})
