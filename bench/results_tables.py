@@ -30,6 +30,10 @@ def _auc(m: dict) -> str:
     return f"{m['roc_auc']:.3f} [{m['roc_auc_low']:.2f}, {m['roc_auc_high']:.2f}]"
 
 
+def _ece(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _metadata(path: str, keep: Path | None) -> dict:
     from audiofuse_core.modelfile import read_model_metadata
 
@@ -58,7 +62,9 @@ def main(args: list[str]) -> int:
         val = meta["validation"]
         overall, per = val["overall"], val["per_subset"]
         kind, seed = meta["kind"], meta["training"]["seed"]
-        if kind == "fusion" and meta["training"].get("fusion_rule") == "mean":
+        if kind == "fusion" and meta.get("feature_expert"):
+            kind += " (mean of experts + feature expert)"
+        elif kind == "fusion" and meta["training"].get("fusion_rule") == "mean":
             kind += " (mean of experts)"
         elif kind == "fusion":
             kind += " (experts + head)" if meta["training"].get("branch_models") \
@@ -69,7 +75,8 @@ def main(args: list[str]) -> int:
         print(f"| {kind} | {seed} | {best} | {meta['training_seconds'] / 60:.1f} | "
               f"{_auc(overall)} | {overall['mcc']:.3f} | {overall['f1_abnormal']:.3f} | "
               f"{overall['accuracy']:.3f} | " + " | ".join(cells)
-              + f" | {val['ece_before_calibration']:.3f} / {val['ece_after_calibration']:.3f} |")
+              + f" | {_ece(val.get('ece_before_calibration'))} / "
+              f"{_ece(val.get('ece_after_calibration'))} |")
     print()
     print("| model | seeds | ROC-AUC | MCC | F1 abn. | accuracy | "
           + " | ".join(f"{s[-1]} ROC-AUC" for s in SUBSETS) + " |")
