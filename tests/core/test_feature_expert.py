@@ -175,3 +175,21 @@ def test_fine_tuning_keeps_the_network_and_leaves_the_expert_behind(tmp_path, tr
     assert "fx.keras's heart-cycle feature expert was not carried over" in \
         render_model_card(tuned.metadata | {"kind": tuned.kind,
                                             "preset": tuned.preset.to_dict()})
+
+
+def test_a_site_threshold_copy_keeps_the_expert(tmp_path, trained):
+    """refit-threshold scores the site with the Classifier (network and expert together) and
+    writes a copy: the expert and its weights must come along.
+    """
+    from audiofuse_core.site_threshold import refit_threshold
+
+    records, _, with_expert = trained
+    done = refit_threshold(with_expert, records, tmp_path / "site.keras", site="Clinic X",
+                           bootstrap=50, min_per_class=3)
+    copy, source = load_model(done.out), load_model(with_expert)
+    assert copy.feature_expert is not None
+    for a, b in zip(source.feature_expert.get_weights(), copy.feature_expert.get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert copy.metadata["threshold"] == pytest.approx(done.threshold_after)
+    assert copy.metadata["feature_expert"] == source.metadata["feature_expert"]
