@@ -56,3 +56,22 @@ def test_no_heart_cycle_gives_missing_cycle_features_not_invented_ones():
 def test_another_sample_rate_is_refused_with_the_reason(recording):
     with pytest.raises(ValueError, match="computed at 2000 Hz; got 4000 Hz"):
         cf.cycle_features(recording, 4000)
+
+
+def test_the_numpy_log_mel_is_librosas_on_a_real_recording(normal_wav):
+    """log_mel replaces librosa's melspectrogram + power_to_db at prediction (a 2 s first call
+    and 120 MB of imports); the feature expert was trained on librosa's figures.
+    """
+    import librosa
+
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.cycle_features import N_MELS, RATE, log_mel, prepare
+
+    x = prepare(load_audio(normal_wav, sample_rate=RATE).samples, RATE)
+    reference = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=x.astype(np.float32), sr=RATE, n_fft=256, hop_length=40, n_mels=N_MELS, fmin=25,
+        fmax=800))
+    ours = log_mel(x)
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, atol=1e-3)  # dB; float32 against float64
+    assert ours.max() - ours.min() <= 80.0 + 1e-9  # the 80 dB floor under the peak
