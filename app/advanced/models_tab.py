@@ -8,6 +8,10 @@ file operations are small and atomic and run on the GUI thread.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -84,9 +88,15 @@ class ModelsTab(QWidget):
         self.import_button.clicked.connect(self._on_import_clicked)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.expert_button = QPushButton("Add heart-cycle expert...")
+        self.expert_button.setToolTip(
+            "Write a copy of the selected model with a second opinion from each recording's "
+            "heart cycle, trained on the recordings the model was trained on (choose their "
+            "folder)")
+        self.expert_button.clicked.connect(self._on_expert_clicked)
         buttons = QHBoxLayout()
         for button in (self.activate_button, self.rollback_button, self.import_button,
-                       self.delete_button):
+                       self.delete_button, self.expert_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
 
@@ -160,7 +170,8 @@ class ModelsTab(QWidget):
         self.table.resizeColumnsToContents()
         ids = [m.id for m in models]
         self.table.selectRow(ids.index(select) if select in ids else 0)
-        self._update_buttons()
+        # the same row index may now hold another model: no selection signal, so show its card
+        self._on_table_selection_changed()
 
     def selected_id(self) -> str | None:
         items = self.table.selectedItems()
@@ -199,6 +210,10 @@ class ModelsTab(QWidget):
                                       "The active model cannot be deleted"
                                       if entry is not None and entry.id == active else "")
         self.import_button.setEnabled(not busy)
+        meta = entry.metadata if entry is not None and not entry.error else {}
+        self.expert_button.setEnabled(not busy and bool(meta) and not meta.get("feature_expert")
+                                      and bool((meta.get("split") or {})
+                                               .get("training_records")))
         self.compare_button.setEnabled(not busy and entry is not None and not entry.error)
 
     # -- actions --------------------------------------------------------------------------------
@@ -254,6 +269,50 @@ class ModelsTab(QWidget):
         if path:
             self.import_file(path)
 
+    def add_feature_expert(self, folder: str | Path) -> None:
+        """Write, on the worker thread, a copy of the selected model with a heart-cycle expert
+        trained on its own training recordings, which ``folder`` must hold
+        (audiofuse_core.feature_expert); the copy joins the library, the original is untouched.
+        """
+        entry = self.selected()
+        if entry is None or self.runner.busy:
+            return
+        out = self.library.new_model_path(f"{entry.path.stem}-cycles")
+        self.message.setText(f"Describing the recordings in {folder} and training the "
+                             f"heart-cycle expert for {entry.name} (a few minutes)...")
+
+        self.runner.submit("expert", lambda _report, should_stop: self._run_expert_child(
+            entry.path, folder, out, should_stop))
+
+    def _run_expert_child(self, model: Path, folder: str | Path, out: Path, should_stop):
+        """``audiofuse add-feature-expert`` in a child process, as training runs: a crash there
+        (out of memory, a TensorFlow abort) ends the child, never the app. On the worker thread.
+        """
+        command = [sys.executable, "-m", "audiofuse_core.cli", "add-feature-expert", str(model),
+                   str(folder), "--out", str(out)]
+        with tempfile.TemporaryFile() as errors:
+            child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors,
+                                     cwd=Path(__file__).resolve().parents[2])
+            while child.poll() is None:
+                if should_stop():
+                    child.terminate()
+                    child.wait(30)
+                    raise AudioFuseError("stopped: no model was written")
+                time.sleep(0.2)
+            if child.returncode != 0:
+                errors.seek(0)
+                lines = [line.strip() for line in errors.read().decode(errors="replace")
+                         .replace("\r", "\n").splitlines() if line.strip()]
+                reason = lines[-1] if lines else f"exit code {child.returncode}"
+                raise AudioFuseError(reason.removeprefix("audiofuse: "))
+        return self.library.get(out.stem)
+
+    def _on_expert_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "The folder the model was trained on (its training and validation recordings)")
+        if folder:
+            self.add_feature_expert(folder)
+
     def _on_compare_browse_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Evaluation folder")
         if folder:
@@ -277,11 +336,16 @@ class ModelsTab(QWidget):
         elif name == "compare":
             self.comparison = result
             self._show_comparison(*result)
+        elif name == "expert":
+            self.message.setText(f"Wrote {result.path.name}: the model with its heart-cycle "
+                                 "expert (its card below). Make it active to use it.")
+            self.refresh(result.id)
         self._update_buttons()
 
     def _on_runner_error(self, name: str, exc: Exception, _trace: str) -> None:
         reason = str(exc) if isinstance(exc, AudioFuseError) else f"{type(exc).__name__}: {exc}"
-        what = "Refused" if name == "import" else "The comparison failed"
+        what = {"import": "Refused", "expert": "No model was written"}.get(
+            name, "The comparison failed")
         self.message.setText(f"<b>{what}:</b> {reason}")
         self._update_buttons()
 
