@@ -792,7 +792,9 @@ class MainWindow(QMainWindow):
         self._explanation = occlusion
         prediction = self.results.get(self.current_path)
         refused = prediction is not None and prediction.label not in ("normal", "abnormal")
-        self.view.set_explanation(occlusion, refused=refused)
+        windows_only = prediction is not None and "feature_expert_probability" in (
+            getattr(prediction, "extra", None) or {})
+        self.view.set_explanation(occlusion, refused=refused, windows_only=windows_only)
         self.view.set_explanation_visible(self.actions["explain"].isChecked())
         self.statusBar().showMessage("What drove the result is drawn over the spectrogram.",
                                      5000)

@@ -43,8 +43,10 @@ def cell_colours(drop: np.ndarray) -> tuple[np.ndarray, float]:
     return rgba, largest
 
 
-def caption(occlusion, *, refused: bool = False) -> str:
-    """The overlay's caption (rich text): what the colours mean, in plain words."""
+def caption(occlusion, *, refused: bool = False, windows_only: bool = False) -> str:
+    """The overlay's caption (rich text): what the colours mean, in plain words.
+    ``windows_only``: the model also has a heart-cycle expert, which the map does not explain.
+    """
     _, largest = cell_colours(occlusion.drop)
     seconds = float(np.median(np.diff(occlusion.segment_edges_s))) if \
         len(occlusion.segment_edges_s) > 1 else 0.0
@@ -60,6 +62,9 @@ def caption(occlusion, *, refused: bool = False) -> str:
         f"{largest:.3f}).")
     if largest < MIN_SCALE:
         text += " No single part of the recording changed the result much."
+    if windows_only:
+        text += (" The map explains the network's half of the answer (the windows' "
+                 "probability); the heart-cycle figures, the other half, are not mapped.")
     if refused:
         text += (" The recording was refused for its quality: the map explains the "
                  "probability kept for audit, not an answer.")

@@ -233,10 +233,13 @@ class RecordingView(QWidget):
         self.stop_button.show()
         self.caption_row.show()
 
-    def set_explanation(self, occlusion, *, refused: bool = False) -> None:
-        """Draw an occlusion map over the spectrogram, with its caption."""
+    def set_explanation(self, occlusion, *, refused: bool = False,
+                        windows_only: bool = False) -> None:
+        """Draw an occlusion map over the spectrogram, with its caption (``windows_only``: the
+        model's heart-cycle expert, which the map does not cover, holds the rest of the answer).
+        """
         self.spectrogram.set_occlusion(occlusion)
-        self.caption.setText(caption(occlusion, refused=refused))
+        self.caption.setText(caption(occlusion, refused=refused, windows_only=windows_only))
         self.stop_button.hide()
         self.caption_row.show()
 

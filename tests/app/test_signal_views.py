@@ -110,6 +110,11 @@ def test_what_drove_the_result_is_drawn_over_the_spectrogram(qtbot, window, phys
     text = view.caption.text()
     assert "Orange-red" in text and "towards abnormal" in text and "towards normal" in text
     assert "refused" in text and not view.stop_button.isVisibleTo(view)
+    assert "heart-cycle figures" not in text  # the test model has no heart-cycle expert
+    from app.occlusion_overlay import caption
+
+    assert "the heart-cycle figures, the other half, are not mapped" in caption(
+        occlusion, refused=True, windows_only=True)  # what a model with one is told
     # read-out and zoom: the map stays on the recording's time axis
     t, f = 2.25, float(np.sqrt(occlusion.band_edges_hz[3] * occlusion.band_edges_hz[4]))
     assert view.spectrogram.occlusion_at(t, f) == pytest.approx(occlusion.drop[3, 4])
