@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .audio import bandpass
+from .features import mel_filterbank
 
 RATE = 2000  # Hz: every feature is computed at the recordings' own PhysioNet rate
 BANDS_HZ = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 600.0, 800.0)
@@ -102,36 +103,6 @@ def spectral_summary(samples: np.ndarray, rate: int) -> np.ndarray:
                            np.percentile(centred, 90, axis=1)])
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
-    hz = np.asarray(hz, dtype=np.float64)
-    mel = hz / (200.0 / 3.0)
-    log_part = hz >= 1000.0
-    return np.where(log_part, 15.0 + np.log(np.maximum(hz, 1e-12) / 1000.0)
-                    / (np.log(6.4) / 27.0), mel)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    mel = np.asarray(mel, dtype=np.float64)
-    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)),
-                    mel * (200.0 / 3.0))
-
-
-def mel_filters(n_fft: int = 256, n_mels: int = N_MELS, fmin: float = 25.0,
-                fmax: float = 800.0) -> np.ndarray:
-    """[n_mels, n_fft // 2 + 1] triangular filters on Slaney's mel scale, each scaled to unit
-    area (the "slaney" normalisation), at :data:`RATE`.
-    """
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / RATE)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
-    widths = np.diff(edges)
-    ramps = edges[:, None] - freqs[None, :]
-    rising = -ramps[:-2] / widths[:-1, None]
-    falling = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    return weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]
-
-
 def log_mel(x: np.ndarray, n_fft: int = 256, hop: int = 40) -> np.ndarray:
     """[N_MELS, frames] log-Mel power in dB (floor 1e-10, at most 80 dB under the peak) of a
     signal at :data:`RATE`: periodic Hann frames of ``n_fft`` centred every ``hop`` samples
@@ -144,7 +115,8 @@ def log_mel(x: np.ndarray, n_fft: int = 256, hop: int = 40) -> np.ndarray:
     index = np.arange(n_fft)[None, :] + hop * np.arange(count)[:, None]
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
     power = np.abs(np.fft.rfft(padded[index] * window, axis=1)) ** 2
-    db = 10.0 * np.log10(np.maximum(mel_filters(n_fft) @ power.T, 1e-10))
+    filters = mel_filterbank(RATE, n_fft, N_MELS, 25.0, 800.0)
+    db = 10.0 * np.log10(np.maximum(filters @ power.T, 1e-10))
     return np.maximum(db, db.max() - 80.0)
 
 

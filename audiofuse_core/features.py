@@ -16,6 +16,38 @@ from .audio import bandpass, frame_windows, resample
 from .presets import Preset
 
 
+def _hz_to_mel(hz):
+    """Slaney's mel scale (Auditory Toolbox): linear to 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3.0)
+    log = 15.0 + np.log(np.maximum(hz, 1000.0) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log, linear)
+
+
+def _mel_to_hz(mel):
+    mel = np.asarray(mel, dtype=np.float64)
+    linear = mel * (200.0 / 3.0)
+    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log, linear)
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
+    """Triangular mel filters [n_mels, n_fft // 2 + 1] on Slaney's scale, each normalised to
+    unit area (the filterbank of librosa.filters.mel with its defaults, computed here so that
+    loading a model does not pull in librosa's numba/llvmlite: 120 MB of memory).
+    """
+    fmax = min(fmax, sample_rate / 2.0)
+    fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(edges)
+    slopes = edges[:, None] - fft_hz[None, :]
+    rising = -slopes[:-2] / widths[:-1, None]
+    falling = slopes[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype("float32")
+
+
 def prepare_signal(samples: np.ndarray, sample_rate: int, preset: Preset) -> np.ndarray:
     """Resample a mono signal to the preset's rate (no filtering yet: see model_windows)."""
     return resample(np.asarray(samples, dtype=np.float32), int(sample_rate), preset.sample_rate)

@@ -174,13 +174,13 @@ class Classifier:
         quality, cycles = analyse_recording(audio.samples, audio.sample_rate)
         if self.quality_gate and not quality.ok:
             label = POOR_QUALITY
-        return Prediction(extra=extra,
+        return Prediction(
             probability=probability, label=label, threshold=self.threshold,
             window_probabilities=probabilities, window_starts=starts,
             window_seconds=self.preset.window_seconds, duration=audio.duration,
             sample_rate=self.preset.sample_rate, original_rate=audio.original_rate,
             model_name=self.name, model_version=self.version, path=audio.path,
-            quality=quality, heart_rate_bpm=cycles.heart_rate_bpm, cycles=cycles,
+            quality=quality, heart_rate_bpm=cycles.heart_rate_bpm, cycles=cycles, extra=extra,
         )
 
     def feature_probability(self, audio: Audio) -> float:

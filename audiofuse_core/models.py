@@ -27,6 +27,7 @@ import numpy as np
 
 from ._keras import import_keras
 from .errors import ModelError
+from .features import mel_filterbank
 from .modelfile import MODEL_FORMAT, read_model_config, read_model_metadata  # noqa: F401
 from .presets import MODEL_KINDS, Preset
 
@@ -34,38 +35,6 @@ keras = import_keras()
 layers, ops = keras.layers, keras.ops
 
 PACKAGE = "audiofuse"
-
-
-def _hz_to_mel(hz):
-    """Slaney's mel scale (Auditory Toolbox): linear to 1 kHz, logarithmic above."""
-    hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / (200.0 / 3.0)
-    log = 15.0 + np.log(np.maximum(hz, 1000.0) / 1000.0) / (np.log(6.4) / 27.0)
-    return np.where(hz >= 1000.0, log, linear)
-
-
-def _mel_to_hz(mel):
-    mel = np.asarray(mel, dtype=np.float64)
-    linear = mel * (200.0 / 3.0)
-    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
-    return np.where(mel >= 15.0, log, linear)
-
-
-def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
-    """Triangular mel filters [n_mels, n_fft // 2 + 1] on Slaney's scale, each normalised to
-    unit area (the filterbank of librosa.filters.mel with its defaults, computed here so that
-    loading a model does not pull in librosa's numba/llvmlite: 120 MB of memory).
-    """
-    fmax = min(fmax, sample_rate / 2.0)
-    fft_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
-    widths = np.diff(edges)
-    slopes = edges[:, None] - fft_hz[None, :]
-    rising = -slopes[:-2] / widths[:-1, None]
-    falling = slopes[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
-    return weights.astype("float32")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -171,7 +140,7 @@ class LogMelSpectrogram(layers.Layer):
         self.fmax = float(fmax)
         self.scaling = scaling
         self.image_size = None if image_size is None else tuple(int(v) for v in image_size)
-        self._mel = _mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin,
+        self._mel = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin,
                                     self.fmax).T  # [bins, mels]
 
     def call(self, inputs):
@@ -813,8 +782,9 @@ def copy_weights(source: keras.Model, target: keras.Model, *, every: str = "sour
     other may hold more (a feature expert added, or left behind).
     """
     slots = {w.path: w for w in source.weights}
-    missing = [w.path for w in target.weights if w.path not in slots]
-    extra = [p for p in slots if p not in {w.path for w in target.weights}]
+    targets = {w.path for w in target.weights}
+    missing = sorted(targets - slots.keys())
+    extra = sorted(slots.keys() - targets)
     unmatched = extra if every == "source" else missing
     if unmatched:
         raise ModelError(f"the models do not match: {len(unmatched)} weights have no "

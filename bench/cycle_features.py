@@ -84,13 +84,9 @@ def network_scores(names, where: str) -> np.ndarray | None:
 
 def balanced_weights(y: np.ndarray, subset: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Classes balanced within each subset and every subset weighted alike (training.py's)."""
-    weights = np.zeros(len(y))
-    for s in np.unique(subset[mask]):
-        for c in (0, 1):
-            m = mask & (subset == s) & (y == c)
-            if m.any():
-                weights[m] = 1.0 / m.sum()
-    return weights[mask] / weights[mask].mean()
+    from audiofuse_core.feature_expert import subset_balanced_weights
+
+    return subset_balanced_weights(y[mask], subset[mask])
 
 
 def fit_score(x, y, subset, train, test, kind: str) -> np.ndarray:

@@ -148,9 +148,9 @@ def test_mel_filterbank_is_librosas(rate, n_fft, n_mels, fmin, fmax):
     """Our numpy mel filterbank (no numba at model load) equals librosa.filters.mel."""
     import librosa
 
-    from audiofuse_core.models import _mel_filterbank
+    from audiofuse_core.features import mel_filterbank
 
-    ours = _mel_filterbank(rate, n_fft, n_mels, fmin, fmax)
+    ours = mel_filterbank(rate, n_fft, n_mels, fmin, fmax)
     theirs = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
