@@ -8,6 +8,9 @@ networks (measured in bench/cycle_features.py and docs/results.md, "Experiments"
   energy over their frames, and 5 rhythm figures. A stethoscope's frequency response adds the
   same constant to every phase's log energy in a band, so the contrasts and spreads do not see
   it; a murmur raises exactly them. NaN when the recording has no measurable heart cycle.
+* :func:`cycle_profile`: the shape of the median heart cycle in 4 bands (S1 to S2 and S2 to the
+  next S1, 8 points each, each band less its mean): where in systole or diastole a sound sits,
+  again free of a constant gain per band.
 * :func:`spectral_summary`: 96 log-Mel summaries (each band's level against the whole, its
   spread over time and its 90th percentile): these do carry the device's colouring.
 """
@@ -28,6 +31,10 @@ N_BANDS = len(BANDS_HZ) - 1
 N_CYCLE = len(CONTRASTS) * N_BANDS + 2 * N_BANDS + len(RHYTHM)
 N_MELS = 32
 N_SPECTRAL = 3 * N_MELS
+# the profile's bands: groups of BANDS_HZ's bands (25-100, 100-250, 250-400, 400-800 Hz)
+PROFILE_GROUPS = ((0, 3), (3, 6), (6, 8), (8, 11))
+PROFILE_POINTS = 8  # per half cycle (S1 to S2, S2 to the next S1)
+N_PROFILE = len(PROFILE_GROUPS) * 2 * PROFILE_POINTS
 
 
 def cycle_feature_names() -> list[str]:
@@ -60,6 +67,51 @@ def band_log_energy(x: np.ndarray) -> np.ndarray:
     return np.log(np.stack(bands) + 1e-12)
 
 
+def _band_energy_and_states(x: np.ndarray, cycles) -> tuple[np.ndarray, np.ndarray]:
+    energy = band_log_energy(x)
+    n = min(energy.shape[1], len(cycles.states))
+    return energy[:, :n], np.asarray(cycles.states[:n])
+
+
+def cycle_profile(energy: np.ndarray, cycles) -> np.ndarray:
+    """:data:`N_PROFILE` figures: the median heart cycle's shape. ``energy``: [11 bands,
+    frames] of :func:`band_log_energy` at the segmenter's 50 Hz, ``cycles`` the
+    :class:`~audiofuse_core.heartcycle.HeartCycles` of the same signal. Every cycle from one S1
+    onset to the next with exactly one S2 onset between them is resampled to
+    :data:`PROFILE_POINTS` points from S1 to S2 and as many from S2 to the next S1 (so a slow and
+    a fast heart line up), in :data:`PROFILE_GROUPS`' 4 bands (the mean log energy of their
+    bands); the median over the cycles, each band less its mean over the cycle: a gain that is
+    constant in a band (a stethoscope's response) leaves it unchanged. All NaN with fewer than
+    three such cycles.
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    grouped = np.stack([energy[a:b].mean(axis=0) for a, b in PROFILE_GROUPS])
+    n = grouped.shape[1]
+    rate = float(cycles.state_rate)
+    s1 = np.round(np.asarray(cycles.s1_onsets) * rate).astype(int)
+    s2 = np.round(np.asarray(cycles.s2_onsets) * rate).astype(int)
+    shapes = []
+    for start, end in zip(s1[:-1], s1[1:]):
+        inside = s2[(s2 > start) & (s2 < end)]
+        if end > n or len(inside) != 1:
+            continue
+        middle = int(inside[0])
+        if middle - start < 3 or end - middle < 3:
+            continue
+        shapes.append(np.hstack([_resampled(grouped[:, start:middle]),
+                                 _resampled(grouped[:, middle:end])]))
+    if len(shapes) < 3:
+        return np.full(N_PROFILE, np.nan)
+    profile = np.median(np.stack(shapes), axis=0)
+    return (profile - profile.mean(axis=1, keepdims=True)).ravel()
+
+
+def _resampled(part: np.ndarray) -> np.ndarray:
+    """[bands, PROFILE_POINTS]: each row linearly interpolated at evenly spaced points."""
+    at = np.linspace(0.0, part.shape[1] - 1.0, PROFILE_POINTS)
+    return np.stack([np.interp(at, np.arange(part.shape[1]), row) for row in part])
+
+
 def cycle_features(samples: np.ndarray, rate: int, cycles=None) -> np.ndarray:
     """:data:`N_CYCLE` figures of the recording's heart cycle (names: :func:`cycle_feature_names`);
     all NaN when fewer than three cycles are found. ``cycles``: a
@@ -70,17 +122,22 @@ def cycle_features(samples: np.ndarray, rate: int, cycles=None) -> np.ndarray:
     x = prepare(samples, rate)
     if cycles is None:
         cycles = segment(x, RATE)
-    missing = np.full(N_CYCLE, np.nan)
-    if cycles.heart_rate_bpm is None or cycles.cycle_count < 3:
-        return missing
-    energy = band_log_energy(x)
-    n = min(energy.shape[1], len(cycles.states))
-    energy, states = energy[:, :n], np.asarray(cycles.states[:n])
+    if not _measurable(cycles):
+        return np.full(N_CYCLE, np.nan)
+    return _cycle_figures(*_band_energy_and_states(x, cycles), cycles)
+
+
+def _measurable(cycles) -> bool:
+    return cycles.heart_rate_bpm is not None and cycles.cycle_count >= 3
+
+
+def _cycle_figures(energy: np.ndarray, states: np.ndarray, cycles) -> np.ndarray:
+    n = energy.shape[1]
     level = {}
     for k, phase in enumerate(PHASES):
         frames = energy[:, states == k]
         if frames.shape[1] < 2:
-            return missing
+            return np.full(N_CYCLE, np.nan)
         level[phase] = np.log(np.exp(frames).mean(axis=1))  # the phase's mean power, in log
     parts = [level[a] - level[b] for a, b in CONTRASTS]
     parts += [energy[:, states == 1].std(axis=1), energy[:, states == 3].std(axis=1)]
@@ -97,7 +154,11 @@ def spectral_summary(samples: np.ndarray, rate: int) -> np.ndarray:
     """:data:`N_SPECTRAL` log-Mel summaries: per band (32, 25-800 Hz), its mean level against the
     mean of all bands, its spread over time, and its 90th percentile over time.
     """
-    mel = log_mel(prepare(samples, rate))
+    return _mel_summary(prepare(samples, rate))
+
+
+def _mel_summary(x: np.ndarray) -> np.ndarray:
+    mel = log_mel(x)
     centred = mel - mel.mean(1, keepdims=True)
     return np.concatenate([mel.mean(1) - mel.mean(), centred.std(1),
                            np.percentile(centred, 90, axis=1)])
@@ -120,7 +181,25 @@ def log_mel(x: np.ndarray, n_fft: int = 256, hop: int = 40) -> np.ndarray:
     return np.maximum(db, db.max() - 80.0)
 
 
-def recording_features(samples: np.ndarray, rate: int, cycles=None) -> np.ndarray:
-    """:func:`cycle_features` then :func:`spectral_summary`: ``N_CYCLE + N_SPECTRAL`` values."""
-    return np.concatenate([cycle_features(samples, rate, cycles),
-                           spectral_summary(samples, rate)])
+def recording_features(samples: np.ndarray, rate: int, cycles=None, *,
+                       profile: bool = False) -> np.ndarray:
+    """:func:`cycle_features` then :func:`spectral_summary`: ``N_CYCLE + N_SPECTRAL`` values;
+    with ``profile``, :func:`cycle_profile` after them (``+ N_PROFILE``). The recording is
+    band-passed and segmented once (``cycles``: already found for these samples, band-passed as
+    :func:`prepare` does).
+    """
+    from .heartcycle import segment
+
+    x = prepare(samples, rate)
+    if cycles is None:
+        cycles = segment(x, RATE)
+    spectral = _mel_summary(x)
+    if not _measurable(cycles):
+        missing = N_CYCLE + (N_PROFILE if profile else 0)
+        return np.concatenate([np.full(N_CYCLE, np.nan), spectral,
+                               np.full(missing - N_CYCLE, np.nan)])
+    energy, states = _band_energy_and_states(x, cycles)
+    parts = [_cycle_figures(energy, states, cycles), spectral]
+    if profile:
+        parts.append(cycle_profile(energy, cycles))
+    return np.concatenate(parts)

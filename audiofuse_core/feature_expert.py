@@ -31,9 +31,10 @@ from .audio import load_audio, resample
 from .datasets import Record
 from .errors import AudioFuseError, DatasetError, ModelError, TrainingError
 
-# cycle+mel: the default, best on the validation split and no worse on left-out subsets than
-# the dynamics alone (docs/results.md, "The feature expert")
-FEATURE_SETS = ("cycle+mel/1", "cycle+mel-dynamics/1")
+# cycle+mel+profile: the default since 2026-12-03 (chosen on cross-validation within the training
+# split: bench/cycle_profile.py, docs/results.md "The feature expert"); the older sets stay
+# readable so that model files made with them keep working
+FEATURE_SETS = ("cycle+mel+profile/1", "cycle+mel/1", "cycle+mel-dynamics/1")
 DEFAULT_FEATURE_SET = FEATURE_SETS[0]
 HIDDEN = (64, 64)
 DROPOUT = 0.3
@@ -42,33 +43,35 @@ StopFn = Callable[[], bool]
 
 
 def feature_count(feature_set: str) -> int:
-    from .cycle_features import N_CYCLE, N_MELS, N_SPECTRAL
+    from .cycle_features import N_CYCLE, N_MELS, N_PROFILE, N_SPECTRAL
 
     _check_set(feature_set)
-    return N_CYCLE + (N_SPECTRAL - N_MELS if feature_set.startswith("cycle+mel-dynamics")
-                      else N_SPECTRAL)
+    if feature_set.startswith("cycle+mel-dynamics"):
+        return N_CYCLE + N_SPECTRAL - N_MELS
+    if feature_set.startswith("cycle+mel+profile"):
+        return N_CYCLE + N_SPECTRAL + N_PROFILE
+    return N_CYCLE + N_SPECTRAL
 
 
 def feature_vector(samples: np.ndarray, rate: int,
                    feature_set: str = DEFAULT_FEATURE_SET) -> np.ndarray:
     """The expert's input for one recording (any rate; NaN where no heart cycle is found).
 
-    ``cycle+mel/1`` (the default): the heart-cycle figures and the log-Mel summary
-    (cycle_features).
+    ``cycle+mel+profile/1`` (the default): the heart-cycle figures, the log-Mel summary and the
+    median cycle's shape in 4 bands (cycle_features).
+    ``cycle+mel/1``: the heart-cycle figures and the log-Mel summary.
     ``cycle+mel-dynamics/1``: the same without the summary's average spectrum (its first
     :data:`~audiofuse_core.cycle_features.N_MELS` values), the one part a stethoscope's
     frequency response shifts directly.
     """
-    from .cycle_features import N_MELS, RATE, recording_features
+    from .cycle_features import N_CYCLE, N_MELS, RATE, recording_features
 
     _check_set(feature_set)
     x = np.asarray(samples, dtype=np.float64)
     if int(rate) != RATE:
         x = resample(x, int(rate), RATE)
-    values = recording_features(x, RATE)
+    values = recording_features(x, RATE, profile=feature_set.startswith("cycle+mel+profile"))
     if feature_set.startswith("cycle+mel-dynamics"):
-        from .cycle_features import N_CYCLE
-
         values = np.concatenate([values[:N_CYCLE], values[N_CYCLE + N_MELS:]])
     return values
 

@@ -41,12 +41,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          "fusion head)")
     expert = meta.get("feature_expert") or {}
     if expert:
-        spectrum = ("" if "dynamics" in str(expert.get("feature_set"))
-                    else ", the average spectrum")
+        figures = str(expert.get("feature_set", "?"))
+        spectrum = "" if "dynamics" in figures else ", the average spectrum"
+        shape = (", the median heart cycle's shape in 4 bands" if "profile" in figures else "")
         lines.append(f"- Second opinion: a feature expert on the whole recording's heart cycle "
-                     f"(figures `{expert.get('feature_set', '?')}`: how systole and diastole "
+                     f"(figures `{figures}`: how systole and diastole "
                      "differ from S1 and S2 band by band, the rhythm, each band's movement over "
-                     f"time{spectrum}); the probability is {meta.get('aggregation', '?')}")
+                     f"time{spectrum}{shape}); the probability is {meta.get('aggregation', '?')}")
     use = meta.get("intended_use", "Decision support, not a diagnosis.")
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "
@@ -165,6 +166,11 @@ def render_model_card(meta: dict[str, Any]) -> str:
                      "spread) a new stethoscope changes: on another device and population it "
                      "helped less than on PhysioNet, or hurt (docs/results.md, \"The feature "
                      "expert\").")
+        if "profile" in str(expert.get("feature_set")):
+            lines.append("- The heart cycle's shape it reads was learned from PhysioNet's sites: "
+                         "with one site left out of training it helped on two (training-a, -b) "
+                         "and misled on the third (training-f, to chance); on CirCor it cost "
+                         "nothing (docs/results.md, \"The heart cycle's shape\").")
     for limit in meta.get("known_limits", []):
         lines.append(f"- {limit}")
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -85,32 +86,47 @@ def expert_scores(x, y, subset, train, test, seed, extra=()) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-expert.numpy_forward()(x[test])))
 
 
-def main() -> int:
+def development_data() -> SimpleNamespace:
+    """The development recordings (bundled split's training part marked), their cached base
+    figures (bench/cycle_features.py), the seed networks' scores and the CirCor recordings they
+    were scored on, with their figures.
+    """
     from cycle_features import load
 
     from audiofuse_core.datasets import scan, scan_physionet
-    from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
     from audiofuse_core.modelfile import read_model_metadata
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--augmented", action="store_true")
-    args = parser.parse_args()
     split = read_model_metadata(REPO / "resources/models/audiofuse-waveform.keras")["split"]
     train_names = set(split["training_records"])
     records = [r for d in sorted(DEV.glob("training-*"))
                for r in scan_physionet(d, probe=False).records]
     cycle, mel = load(records, REPO / "runs" / "cycle-features.npz")
-    y = np.array([r.label for r in records])
-    subset = np.array([r.subset for r in records])
     names = np.array([r.name for r in records])
-    train = np.array([n in train_names for n in names])
-    val = ~train
     scores = json.loads((RESULTS / "seed-ensemble-scores.json").read_text())
     circor_names = scores["waveform-s42@circor"]["names"]
     by_name = {r.name: r for r in scan(DEV.parent / "circor2022-dev").records}
     circor = [by_name[n] for n in circor_names]
     c_cycle, c_mel = load(circor, REPO / "runs" / "cycle-features-circor.npz")
-    c_y = np.array([r.label for r in circor])
+    return SimpleNamespace(
+        records=records, cycle=cycle, mel=mel, names=names,
+        y=np.array([r.label for r in records]), subset=np.array([r.subset for r in records]),
+        train=np.array([n in train_names for n in names]), scores=scores,
+        circor_names=circor_names, circor=circor, c_cycle=c_cycle, c_mel=c_mel,
+        c_y=np.array([r.label for r in circor]))
+
+
+def main() -> int:
+    from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--augmented", action="store_true")
+    args = parser.parse_args()
+    d = development_data()
+    records, cycle, mel, y, subset, names, train = (d.records, d.cycle, d.mel, d.y, d.subset,
+                                                     d.names, d.train)
+    val = ~train
+    scores, circor_names, c_cycle, c_mel, c_y = (d.scores, d.circor_names, d.c_cycle, d.c_mel,
+                                                 d.c_y)
     sets, c_sets = feature_sets(cycle, mel), feature_sets(c_cycle, c_mel)
     augmented = {}
     if args.augmented:

@@ -46,16 +46,21 @@ def test_the_feature_vector_describes_a_real_recording_at_any_rate(normal_wav):
     from audiofuse_core.audio import load_audio
 
     at_2k = load_audio(normal_wav, sample_rate=2000)
-    values = feature_vector(at_2k.samples, 2000)  # the default set: cycle+mel/1
+    values = feature_vector(at_2k.samples, 2000, "cycle+mel/1")
     assert values.shape == (feature_count("cycle+mel/1"),)
     assert np.isfinite(values).all()  # a clean normal recording: every heart-cycle figure
     at_4k = load_audio(normal_wav, sample_rate=4000)
-    again = feature_vector(at_4k.samples, 4000)  # resampled to 2 kHz first: the same figures
+    again = feature_vector(at_4k.samples, 4000, "cycle+mel/1")  # resampled first: the same
     assert np.corrcoef(values, again)[0, 1] > 0.99
     dynamics = feature_vector(at_2k.samples, 2000, "cycle+mel-dynamics/1")
     assert dynamics.shape == (feature_count("cycle+mel-dynamics/1"),)
     # the same figures less the average spectrum (32 log-Mel levels after the cycle figures)
     np.testing.assert_array_equal(dynamics, np.delete(values, np.s_[71:103]))
+    # the default set: the same figures, then the median heart cycle's shape
+    default = feature_vector(at_2k.samples, 2000)
+    assert default.shape == (feature_count("cycle+mel+profile/1"),) == (len(values) + 64,)
+    np.testing.assert_array_equal(default[:len(values)], values)
+    assert np.isfinite(default).all()
     with pytest.raises(ModelError, match="unknown feature set"):
         feature_vector(at_2k.samples, 2000, "spectral-flux/9")
 
