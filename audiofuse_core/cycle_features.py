@@ -195,9 +195,8 @@ def recording_features(samples: np.ndarray, rate: int, cycles=None, *,
         cycles = segment(x, RATE)
     spectral = _mel_summary(x)
     if not _measurable(cycles):
-        missing = N_CYCLE + (N_PROFILE if profile else 0)
         return np.concatenate([np.full(N_CYCLE, np.nan), spectral,
-                               np.full(missing - N_CYCLE, np.nan)])
+                               np.full(N_PROFILE if profile else 0, np.nan)])
     energy, states = _band_energy_and_states(x, cycles)
     parts = [_cycle_figures(energy, states, cycles), spectral]
     if profile:

@@ -35,3 +35,15 @@ def test_card_says_when_the_waveform_input_is_whitened():
     assert "whitened" not in render_model_card(meta)
     meta.update(kind="spectrogram", preset={"name": "default", "waveform_whiten_hz": 20.0})
     assert "whitened" not in render_model_card(meta)  # no waveform branch to whiten
+
+
+def test_card_names_the_figures_the_feature_expert_reads_and_their_limit():
+    meta = _meta({})
+    meta["feature_expert"] = {"feature_set": "cycle+mel+profile/1", "temperature": 2.0}
+    card = render_model_card(meta)
+    assert "`cycle+mel+profile/1`" in card and "the median heart cycle's shape" in card
+    assert "misled on the third (training-f" in card  # the left-out subset where it failed
+    meta["feature_expert"]["feature_set"] = "cycle+mel/1"  # a model made before the profile
+    card = render_model_card(meta)
+    assert "heart cycle's shape" not in card and "misled" not in card
+    assert "the average spectrum" in card
