@@ -31,10 +31,13 @@ from .audio import load_audio, resample
 from .datasets import Record
 from .errors import AudioFuseError, DatasetError, ModelError, TrainingError
 
-# cycle+mel+profile: the default since 2026-12-03 (chosen on cross-validation within the training
-# split: bench/cycle_profile.py, docs/results.md "The feature expert"); the older sets stay
-# readable so that model files made with them keep working
-FEATURE_SETS = ("cycle+mel+profile/1", "cycle+mel/1", "cycle+mel-dynamics/1")
+# Each set: (with the heart cycle's shape, with the average spectrum). cycle+mel+profile is the
+# default since 2026-12-03 (chosen on cross-validation within the training split:
+# bench/cycle_profile.py, docs/results.md "The heart cycle's shape"); the older sets stay
+# readable so that model files made with them keep working.
+_SET_PARTS = {"cycle+mel+profile/1": (True, True), "cycle+mel/1": (False, True),
+              "cycle+mel-dynamics/1": (False, False)}
+FEATURE_SETS = tuple(_SET_PARTS)
 DEFAULT_FEATURE_SET = FEATURE_SETS[0]
 HIDDEN = (64, 64)
 DROPOUT = 0.3
@@ -45,12 +48,8 @@ StopFn = Callable[[], bool]
 def feature_count(feature_set: str) -> int:
     from .cycle_features import N_CYCLE, N_MELS, N_PROFILE, N_SPECTRAL
 
-    _check_set(feature_set)
-    if feature_set.startswith("cycle+mel-dynamics"):
-        return N_CYCLE + N_SPECTRAL - N_MELS
-    if feature_set.startswith("cycle+mel+profile"):
-        return N_CYCLE + N_SPECTRAL + N_PROFILE
-    return N_CYCLE + N_SPECTRAL
+    profile, spectrum = _parts(feature_set)
+    return N_CYCLE + N_SPECTRAL - (0 if spectrum else N_MELS) + (N_PROFILE if profile else 0)
 
 
 def feature_vector(samples: np.ndarray, rate: int,
@@ -66,20 +65,22 @@ def feature_vector(samples: np.ndarray, rate: int,
     """
     from .cycle_features import N_CYCLE, N_MELS, RATE, recording_features
 
-    _check_set(feature_set)
+    profile, spectrum = _parts(feature_set)
     x = np.asarray(samples, dtype=np.float64)
     if int(rate) != RATE:
         x = resample(x, int(rate), RATE)
-    values = recording_features(x, RATE, profile=feature_set.startswith("cycle+mel+profile"))
-    if feature_set.startswith("cycle+mel-dynamics"):
+    values = recording_features(x, RATE, profile=profile)
+    if not spectrum:
         values = np.concatenate([values[:N_CYCLE], values[N_CYCLE + N_MELS:]])
     return values
 
 
-def _check_set(feature_set: str) -> None:
-    if feature_set not in FEATURE_SETS:
+def _parts(feature_set: str) -> tuple[bool, bool]:
+    """(with the heart cycle's shape, with the average spectrum); ModelError for an unknown set."""
+    if feature_set not in _SET_PARTS:
         raise ModelError(f"unknown feature set {feature_set!r}; this version knows "
                          f"{', '.join(FEATURE_SETS)}")
+    return _SET_PARTS[feature_set]
 
 
 def record_features(records: Sequence[Record], feature_set: str = DEFAULT_FEATURE_SET, *,
@@ -199,7 +200,7 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
         raise ModelError(f"{out} exists already: choose another name (nothing is overwritten)")
     if not 0.0 < float(weight) < 1.0:
         raise ModelError(f"the feature expert's weight must lie between 0 and 1, not {weight}")
-    _check_set(feature_set)
+    _parts(feature_set)  # an unknown set is refused before any work
     base = load_model(model_path)
     if base.feature_expert is not None:
         raise ModelError(f"{Path(model_path).name} carries a feature expert already")
