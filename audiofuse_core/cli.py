@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__
 from .audio import is_audio_path
 from .errors import AudioFuseError
-from .feature_expert import FEATURE_SETS
+from .feature_expert import FEATURE_SETS, MEMBERS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="copy a model with a second opinion from the whole recording's "
                             "heart-cycle figures",
                        usage="audiofuse add-feature-expert MODEL.keras DATA [DATA ...] --out OUT "
-                             "[--weight W] [--seed S] [--cache-dir DIR]")
+                             "[--weight W] [--seed S] [--members N] [--cache-dir DIR]")
     p.add_argument("model", metavar="MODEL", help="a trained model file (never changed)")
     p.add_argument("data", nargs="+", metavar="DATA",
                    help="the data-set folders the model was trained on (its training and "
@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the figures the expert reads (default: the first)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--members", type=int, default=MEMBERS,
+                   help=f"how many expert MLPs (seeds S, S+1, ...) to average (default {MEMBERS})")
     p.add_argument("--cache-dir", help="cache the recordings' figures and signals here")
     p.set_defaults(func=cmd_add_feature_expert)
 
@@ -421,7 +423,8 @@ def cmd_add_feature_expert(args: argparse.Namespace) -> int:
     out = add_feature_expert(args.model, data.records, args.out,
                              feature_set=args.feature_set or DEFAULT_FEATURE_SET,
                              weight=args.weight, seed=args.seed, epochs=args.epochs,
-                             cache_dir=args.cache_dir, progress=tick)
+                             members=args.members, cache_dir=args.cache_dir,
+                             progress=tick)
     print(f"\nwrote {out}", file=sys.stderr)
     print(render_model_card(read_model_metadata(out)))
     return 0

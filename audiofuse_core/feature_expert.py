@@ -41,6 +41,7 @@ FEATURE_SETS = tuple(_SET_PARTS)
 DEFAULT_FEATURE_SET = FEATURE_SETS[0]
 HIDDEN = (64, 64)
 DROPOUT = 0.3
+MEMBERS = 5  # MLPs from seeds seed..seed+4, their logits averaged (docs/results.md)
 ProgressFn = Callable[[str, int, int], None]
 StopFn = Callable[[], bool]
 
@@ -138,10 +139,12 @@ def subset_balanced_weights(labels: np.ndarray, subsets: np.ndarray) -> np.ndarr
 
 def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
                seed: int = 42, epochs: int = 60, hidden: Sequence[int] = HIDDEN,
-               dropout: float = DROPOUT, l2: float = 1e-3,
+               dropout: float = DROPOUT, l2: float = 1e-3, members: int = 1,
                should_stop: StopFn | None = None):
     """A trained :class:`~audiofuse_core.models.RecordingFeatureExpert` (weights set, missing
     values filled with the training medians, figures standardised with the training spread).
+    With ``members`` > 1, that many MLPs trained apart from seeds ``seed``, ``seed + 1``, ...
+    on the same figures; the layer gives the mean of their logits.
     """
     import keras
 
@@ -151,17 +154,44 @@ def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
     labels = np.asarray(labels, dtype=np.float32)
     if len(np.unique(labels)) < 2:
         raise TrainingError("the feature expert needs normal and abnormal training recordings")
+    if int(members) < 1:
+        raise TrainingError(f"the feature expert needs at least one member, not {members}")
     fill = np.nanmedian(x, axis=0)
     if np.isnan(fill).any():
         raise TrainingError("no training recording has a measurable heart cycle")
     x = np.where(np.isnan(x), fill, x)
     centre, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    keras.utils.set_random_seed(seed)
-    expert = RecordingFeatureExpert(inputs=x.shape[1], hidden=hidden, dropout=dropout,
-                                    l2=l2, name="feature_expert")
-    expert.build((None, x.shape[1]))
-    for weight, value in ((expert.fill, fill), (expert.centre, centre), (expert.scale, scale)):
-        weight.assign(value.astype("float32"))
+    weights = subset_balanced_weights(labels, subsets)
+
+    def new_expert(count: int, seed: int | None = None):
+        if seed is not None:  # before the weights are drawn
+            keras.utils.set_random_seed(seed)
+        expert = RecordingFeatureExpert(inputs=x.shape[1], hidden=hidden, dropout=dropout,
+                                        l2=l2, members=count, name="feature_expert")
+        expert.build((None, x.shape[1]))
+        for weight, value in ((expert.fill, fill), (expert.centre, centre),
+                              (expert.scale, scale)):
+            weight.assign(value.astype("float32"))
+        return expert
+
+    if int(members) == 1:
+        expert = new_expert(1, seed)
+        _train_member(expert, x, labels, weights, epochs, should_stop)
+        return expert
+    ensemble = new_expert(int(members))
+    for member in range(int(members)):
+        single = new_expert(1, seed + member)
+        _train_member(single, x, labels, weights, epochs, should_stop)
+        for target, source in zip(ensemble.member_layers(member), single.member_layers(0)):
+            target.set_weights(source.get_weights())
+    return ensemble
+
+
+def _train_member(expert, x: np.ndarray, labels: np.ndarray, weights: np.ndarray,
+                  epochs: int, should_stop: StopFn | None) -> None:
+    """Train a one-member expert in place (its standardisation already set)."""
+    import keras
+
     trainer = keras.Sequential([keras.Input((x.shape[1],)), expert])
     trainer.compile(keras.optimizers.AdamW(1e-3),
                     keras.losses.BinaryCrossentropy(from_logits=True))
@@ -171,23 +201,24 @@ def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
             if should_stop is not None and should_stop():
                 self.model.stop_training = True
 
-    trainer.fit(x.astype("float32"), labels, sample_weight=subset_balanced_weights(labels, subsets),
-                epochs=epochs, batch_size=64, verbose=0, shuffle=True, callbacks=[_Stop()])
+    trainer.fit(x.astype("float32"), labels, sample_weight=weights, epochs=epochs,
+                batch_size=64, verbose=0, shuffle=True, callbacks=[_Stop()])
     if should_stop is not None and should_stop():
         raise TrainingError("cancelled while training the feature expert: nothing was written")
-    return expert
 
 
 def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: str | Path, *,
                        feature_set: str = DEFAULT_FEATURE_SET, weight: float = 0.5,
-                       seed: int = 42, epochs: int = 60, cache_dir: str | Path | None = None,
-                       max_windows: int = 24, progress: ProgressFn | None = None,
+                       seed: int = 42, epochs: int = 60, members: int = MEMBERS,
+                       cache_dir: str | Path | None = None, max_windows: int = 24,
+                       progress: ProgressFn | None = None,
                        should_stop: StopFn | None = None) -> Path:
     """Write to ``out`` a copy of the model at ``model_path`` that carries a feature expert
     trained on the model's own training recordings; its opinion gets ``weight`` (0-1) in the
     mean. ``records`` must hold the model's training and validation recordings (the data folder
-    it was trained on). Raises an AudioFuseError, writing nothing, when they are missing, the
-    model has no recorded split or already carries an expert, or ``out`` exists.
+    it was trained on). The expert is ``members`` MLPs from seeds ``seed``, ``seed + 1``, ...
+    whose logits are averaged. Raises an AudioFuseError, writing nothing, when they are missing,
+    the model has no recorded split or already carries an expert, or ``out`` exists.
     """
     from .metrics import best_threshold, binary_metrics, expected_calibration_error
     from .models import build_model, copy_weights, load_model, save_model
@@ -200,6 +231,8 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
         raise ModelError(f"{out} exists already: choose another name (nothing is overwritten)")
     if not 0.0 < float(weight) < 1.0:
         raise ModelError(f"the feature expert's weight must lie between 0 and 1, not {weight}")
+    if not 1 <= int(members) <= 20:
+        raise ModelError(f"the feature expert takes 1 to 20 members, not {members}")
     _parts(feature_set)  # an unknown set is refused before any work
     base = load_model(model_path)
     if base.feature_expert is not None:
@@ -229,7 +262,7 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
     if progress is not None:
         progress("training the feature expert", 0, 1)
     expert = fit_expert(x_train, y_train, np.array([r.subset for r in train_records]),
-                        seed=seed, epochs=epochs, should_stop=should_stop)
+                        seed=seed, epochs=epochs, members=members, should_stop=should_stop)
     feature_logits = expert.numpy_forward()(x_val)
     feature_temperature = fit_temperature(y_val, [np.array([v]) for v in feature_logits])
     p_feature = 1.0 / (1.0 + np.exp(-feature_logits / feature_temperature))
@@ -264,6 +297,7 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
     spec = {"inputs": int(x_train.shape[1]), "hidden": list(HIDDEN), "dropout": DROPOUT,
             "feature_set": feature_set, "weight": float(weight),
             "temperature": float(feature_temperature), "seed": int(seed), "epochs": int(epochs),
+            "members": int(members),
             "training_seconds": round(trained_seconds, 1),
             "validation": figures(p_feature, best_threshold(y_val, p_feature))}
     metadata = dict(base.metadata)

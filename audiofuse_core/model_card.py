@@ -44,7 +44,12 @@ def render_model_card(meta: dict[str, Any]) -> str:
         figures = str(expert.get("feature_set", "?"))
         spectrum = "" if "dynamics" in figures else ", the average spectrum"
         shape = (", the median heart cycle's shape in 4 bands" if "profile" in figures else "")
-        lines.append(f"- Second opinion: a feature expert on the whole recording's heart cycle "
+        members = int(expert.get("members", 1))
+        seed = int(expert.get("seed", 0))
+        who = ("a feature expert" if members == 1 else
+               f"a feature expert of {members} small networks (seeds {seed}-{seed + members - 1}, "
+               "their logits averaged)")
+        lines.append(f"- Second opinion: {who} on the whole recording's heart cycle "
                      f"(figures `{figures}`: how systole and diastole "
                      "differ from S1 and S2 band by band, the rhythm, each band's movement over "
                      f"time{spectrum}{shape}); the probability is {meta.get('aggregation', '?')}")

@@ -370,23 +370,39 @@ class RecordingFeatureExpert(layers.Layer):
     dynamics, not single windows. A missing figure (NaN: no heart cycle found) is replaced by
     the training median; each figure is then standardised with the training mean and spread.
     Those three vectors are weights of the layer, set once by the trainer, so the file carries
-    them. Then a small MLP: ``hidden`` ReLU layers with dropout, one logit.
+    them. Then a small MLP: ``hidden`` ReLU layers with dropout, one logit. With ``members`` > 1
+    the layer holds that many such MLPs (trained apart, from different seeds) on the same
+    standardised figures and gives the mean of their logits. Member 1's layers keep the names of
+    a single expert (``hidden_1``, ..., ``logit``), so files made before ensembles still load.
     """
 
     def __init__(self, *, inputs: int, hidden: tuple[int, ...] | list[int] = (64, 64),
-                 dropout: float = 0.3, l2: float = 0.0, **kwargs: Any) -> None:
+                 dropout: float = 0.3, l2: float = 0.0, members: int = 1,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.inputs = int(inputs)
         self.hidden = [int(h) for h in hidden]
         self.dropout = float(dropout)
         self.l2 = float(l2)  # weight penalty of the hidden layers while training
+        self.members = int(members)
+        if self.members < 1:
+            raise ValueError(f"a feature expert needs at least one member, not {members}")
         penalty = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        prefixes = [""] + [f"m{m}_" for m in range(2, self.members + 1)]
+        # member-major: member 1's hidden layers, then member 2's, ...
         self.dense = [layers.Dense(h, activation="relu", kernel_regularizer=penalty,
-                                   name=f"hidden_{i + 1}")
-                      for i, h in enumerate(self.hidden)]
-        self.drops = [layers.Dropout(self.dropout, name=f"dropout_{i + 1}")
-                      for i in range(len(self.hidden))]
+                                   name=f"{prefix}hidden_{i + 1}")
+                      for prefix in prefixes for i, h in enumerate(self.hidden)]
+        self.drops = [layers.Dropout(self.dropout, name=f"{prefix}dropout_{i + 1}")
+                      for prefix in prefixes for i in range(len(self.hidden))]
         self.logit = layers.Dense(1, name="logit")
+        self.member_logits = [layers.Dense(1, name=f"{prefix}logit") for prefix in prefixes[1:]]
+
+    def member_layers(self, member: int) -> list:
+        """Member ``member`` (0-based)'s dense layers, its logit last."""
+        depth = len(self.hidden)
+        logit = self.logit if member == 0 else self.member_logits[member - 1]
+        return [*self.dense[member * depth:(member + 1) * depth], logit]
 
     def build(self, input_shape):
         n = (self.inputs,)
@@ -394,11 +410,11 @@ class RecordingFeatureExpert(layers.Layer):
         self.centre = self.add_weight(shape=n, initializer="zeros", trainable=False,
                                       name="centre")
         self.scale = self.add_weight(shape=n, initializer="ones", trainable=False, name="scale")
-        width = self.inputs
-        for dense in self.dense:
-            dense.build((None, width))
-            width = dense.units
-        self.logit.build((None, width))
+        for member in range(self.members):
+            width = self.inputs
+            for dense in self.member_layers(member):
+                dense.build((None, width))
+                width = dense.units
 
     def standardise(self, inputs):
         x = ops.where(ops.isnan(inputs), self.fill, inputs)
@@ -406,9 +422,15 @@ class RecordingFeatureExpert(layers.Layer):
 
     def call(self, inputs, training=None):
         x = self.standardise(inputs)
-        for dense, drop in zip(self.dense, self.drops):
-            x = drop(dense(x), training=training)
-        return self.logit(x)
+        depth = len(self.hidden)
+        logits = []
+        for member in range(self.members):
+            h = x
+            *hidden, logit = self.member_layers(member)
+            for dense, drop in zip(hidden, self.drops[member * depth:(member + 1) * depth]):
+                h = drop(dense(h), training=training)
+            logits.append(logit(h))
+        return logits[0] if self.members == 1 else ops.mean(ops.stack(logits), axis=0)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
@@ -419,25 +441,29 @@ class RecordingFeatureExpert(layers.Layer):
         """
         fill, centre, scale = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64)
                                for w in (self.fill, self.centre, self.scale))
-        stack = [(np.asarray(ops.convert_to_numpy(d.kernel), np.float64),
-                  np.asarray(ops.convert_to_numpy(d.bias), np.float64))
-                 for d in [*self.dense, self.logit]]
+        stacks = [[(np.asarray(ops.convert_to_numpy(d.kernel), np.float64),
+                    np.asarray(ops.convert_to_numpy(d.bias), np.float64))
+                   for d in self.member_layers(member)] for member in range(self.members)]
 
         def forward(features: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(np.asarray(features, dtype=np.float64))
             x = (np.where(np.isnan(x), fill, x) - centre) / scale
-            for k, (kernel, bias) in enumerate(stack):
-                x = x @ kernel + bias
-                if k < len(stack) - 1:
-                    x = np.maximum(x, 0.0)
-            return x[:, 0]
+            total = np.zeros(len(x))
+            for stack in stacks:
+                h = x
+                for k, (kernel, bias) in enumerate(stack):
+                    h = h @ kernel + bias
+                    if k < len(stack) - 1:
+                        h = np.maximum(h, 0.0)
+                total += h[:, 0]
+            return total / len(stacks)
 
         return forward
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(inputs=self.inputs, hidden=list(self.hidden), dropout=self.dropout,
-                      l2=self.l2)
+                      l2=self.l2, members=self.members)
         return config
 
 
@@ -473,7 +499,8 @@ class AudioFuseModel(keras.Model):
         if spec:  # a recording-level expert beside the windows' network (feature_expert.py)
             self.feature_expert = RecordingFeatureExpert(
                 inputs=int(spec["inputs"]), hidden=spec.get("hidden", (64, 64)),
-                dropout=float(spec.get("dropout", 0.3)), name="feature_expert")
+                dropout=float(spec.get("dropout", 0.3)), members=int(spec.get("members", 1)),
+                name="feature_expert")
         if kind == "fusion" and p.fusion_rule == "mean":
             self._init_members()
             return

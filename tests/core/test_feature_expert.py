@@ -17,9 +17,11 @@ from tests.core.test_models import TINY
 keras = pytest.importorskip("keras")
 
 from audiofuse_core.feature_expert import (  # noqa: E402
+    MEMBERS,
     add_feature_expert,
     feature_count,
     feature_vector,
+    fit_expert,
     record_features,
     subset_balanced_weights,
 )
@@ -89,18 +91,43 @@ def test_the_model_file_carries_the_expert_and_the_network_unchanged(trained):
     meta = new.metadata
     spec = meta["feature_expert"]
     assert spec["inputs"] == feature_count(spec["feature_set"]) and spec["temperature"] > 0
+    assert spec["members"] == MEMBERS == new.feature_expert.members
     n_val = len(old.metadata["split"]["validation_records"])
     assert meta["validation"]["overall"]["n"] == n_val
     assert 0.0 < meta["threshold"] < 1.0
     assert meta["network"]["threshold"] == pytest.approx(old.metadata["threshold"])
     card = render_model_card(meta)
     assert "Second opinion: a feature expert" in card and "the feature expert alone" in card
+    assert f"{MEMBERS} small networks (seeds 42-{41 + MEMBERS}" in card
     # the Keras layer and the numpy forward pass the Classifier uses agree, missing values too
     x = record_features(records[:4])
     x[0, :5] = np.nan
     np.testing.assert_allclose(new.feature_expert.numpy_forward()(x),
                                np.asarray(new.feature_expert(x.astype("float32")))[:, 0],
                                rtol=1e-4, atol=1e-4)
+
+
+def test_an_expert_of_several_members_is_the_mean_of_their_logits(trained):
+    """Each member is the expert one seed alone would have trained; the layer, its numpy twin and
+    a saved and reloaded layer give the mean of their logits.
+    """
+    records, _, _ = trained
+    x = record_features(records)
+    y = np.array([r.label for r in records])
+    subsets = np.array([r.subset for r in records])
+    three = fit_expert(x, y, subsets, seed=7, epochs=4, members=3)
+    singles = [fit_expert(x, y, subsets, seed=seed, epochs=4) for seed in (7, 8, 9)]
+    x[0, :5] = np.nan
+    each = np.stack([s.numpy_forward()(x) for s in singles])
+    assert np.ptp(each, axis=0).max() > 1e-3  # the seeds differ, so the mean means something
+    np.testing.assert_allclose(three.numpy_forward()(x), each.mean(axis=0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(three(x.astype("float32")))[:, 0], each.mean(axis=0),
+                               rtol=1e-4, atol=1e-4)
+    # member 1 keeps a single expert's layer names: files made before ensembles load as before
+    assert [d.name for d in three.member_layers(0)] == ["hidden_1", "hidden_2", "logit"]
+    assert [d.name for d in three.member_layers(2)] == ["m3_hidden_1", "m3_hidden_2", "m3_logit"]
+    with pytest.raises(TrainingError, match="at least one member"):
+        fit_expert(x, y, subsets, members=0)
 
 
 def test_prediction_is_the_weighted_mean_of_the_network_and_the_expert(trained, abnormal_wav):
@@ -134,6 +161,8 @@ def test_refusals_write_nothing(tmp_path, trained, untrained_model_path):
         add_feature_expert(base, records[:5], tmp_path / "c.keras")
     with pytest.raises(ModelError, match="between 0 and 1"):
         add_feature_expert(base, records, tmp_path / "d.keras", weight=1.0)
+    with pytest.raises(ModelError, match="1 to 20 members"):
+        add_feature_expert(base, records, tmp_path / "m.keras", members=0)
     with pytest.raises(TrainingError, match="cancelled"):
         add_feature_expert(base, records, tmp_path / "e.keras", should_stop=lambda: True)
     assert not list(tmp_path.glob("*.keras"))
@@ -151,10 +180,13 @@ def test_command_line(tmp_path, trained, physionet_dir):
     _, base, _ = trained
     out = tmp_path / "cli.keras"
     run = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "add-feature-expert",
-                          str(base), str(physionet_dir), "--out", str(out), "--epochs", "3"],
+                          str(base), str(physionet_dir), "--out", str(out), "--epochs", "3",
+                          "--members", "2", "--seed", "3"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert run.returncode == 0, run.stderr
     assert out.is_file() and "Second opinion" in run.stdout
+    assert "2 small networks (seeds 3-4" in run.stdout
+    assert load_model(out).feature_expert.members == 2
     again = subprocess.run([sys.executable, "-m", "audiofuse_core.cli", "add-feature-expert",
                             str(base), str(physionet_dir), "--out", str(out)],
                            capture_output=True, text=True, cwd=REPO, timeout=300)
