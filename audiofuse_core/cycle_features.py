@@ -76,13 +76,24 @@ def _band_energy_and_states(x: np.ndarray, cycles) -> tuple[np.ndarray, np.ndarr
 def cycle_profile(energy: np.ndarray, cycles) -> np.ndarray:
     """:data:`N_PROFILE` figures: the median heart cycle's shape. ``energy``: [11 bands,
     frames] of :func:`band_log_energy` at the segmenter's 50 Hz, ``cycles`` the
-    :class:`~audiofuse_core.heartcycle.HeartCycles` of the same signal. Every cycle from one S1
-    onset to the next with exactly one S2 onset between them is resampled to
-    :data:`PROFILE_POINTS` points from S1 to S2 and as many from S2 to the next S1 (so a slow and
-    a fast heart line up), in :data:`PROFILE_GROUPS`' 4 bands (the mean log energy of their
-    bands); the median over the cycles, each band less its mean over the cycle: a gain that is
+    :class:`~audiofuse_core.heartcycle.HeartCycles` of the same signal. The median of
+    :func:`cycle_shapes` over the cycles, each band less its mean over the cycle: a gain that is
     constant in a band (a stethoscope's response) leaves it unchanged. All NaN with fewer than
-    three such cycles.
+    three cycles.
+    """
+    shapes = cycle_shapes(energy, cycles)
+    if shapes is None:
+        return np.full(N_PROFILE, np.nan)
+    profile = np.median(shapes, axis=0)
+    return (profile - profile.mean(axis=1, keepdims=True)).ravel()
+
+
+def cycle_shapes(energy: np.ndarray, cycles) -> np.ndarray | None:
+    """[cycles, 4 bands, 2 x :data:`PROFILE_POINTS`]: every cycle from one S1 onset to the next
+    with exactly one S2 onset between them, resampled to :data:`PROFILE_POINTS` points from S1
+    to S2 and as many from S2 to the next S1 (so a slow and a fast heart line up), in
+    :data:`PROFILE_GROUPS`' 4 bands (the mean log energy of their bands of ``energy``); None
+    with fewer than three such cycles.
     """
     energy = np.asarray(energy, dtype=np.float64)
     grouped = np.stack([energy[a:b].mean(axis=0) for a, b in PROFILE_GROUPS])
@@ -100,10 +111,7 @@ def cycle_profile(energy: np.ndarray, cycles) -> np.ndarray:
             continue
         shapes.append(np.hstack([_resampled(grouped[:, start:middle]),
                                  _resampled(grouped[:, middle:end])]))
-    if len(shapes) < 3:
-        return np.full(N_PROFILE, np.nan)
-    profile = np.median(np.stack(shapes), axis=0)
-    return (profile - profile.mean(axis=1, keepdims=True)).ravel()
+    return np.stack(shapes) if len(shapes) >= 3 else None
 
 
 def _resampled(part: np.ndarray) -> np.ndarray:

@@ -118,8 +118,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          f"({meta.get('backend', '?')} backend)")
         if expert:
             widths = " and ".join(str(h) for h in expert.get("hidden", []))
-            lines.append(f"- Feature expert: an MLP ({widths} "
-                         f"units, dropout {expert.get('dropout')}), seed {expert.get('seed')}, "
+            count = int(expert.get("members", 1))
+            seed = int(expert.get("seed", 0))
+            mlps, seeds = (("an MLP", f"seed {seed}") if count == 1 else
+                           (f"{count} MLPs, trained apart, logits averaged",
+                            f"seeds {seed}-{seed + count - 1}"))
+            lines.append(f"- Feature expert: {mlps} ({widths} "
+                         f"units, dropout {expert.get('dropout')}), {seeds}, "
                          f"{expert.get('epochs')} epochs on the same training recordings, each "
                          "subset and, within it, each class weighted alike; "
                          f"{fmt(expert.get('training_seconds', 0) / 60, 1)} min")

@@ -113,17 +113,24 @@ def extra_figures(path: str) -> np.ndarray:
 
 
 def load_extra(records, cache: Path) -> np.ndarray:
+    return cached_figures(records, cache, extra_figures, "extra")
+
+
+def cached_figures(records, cache: Path, figures, key: str) -> np.ndarray:
+    """``figures(path)`` of every recording (two processes), kept in ``cache`` under ``key``
+    beside the recordings' names and read back while the names match.
+    """
     names = [r.name for r in records]
     if cache.is_file():
         stored = np.load(cache, allow_pickle=False)
         if list(stored["names"]) == names:
-            return stored["extra"]
+            return stored[key]
     from multiprocessing import Pool
 
     with Pool(2) as pool:
-        extra = np.stack(pool.map(extra_figures, [str(r.path) for r in records], chunksize=8))
-    np.savez(cache, names=np.array(names), extra=extra)
-    return extra
+        values = np.stack(pool.map(figures, [str(r.path) for r in records], chunksize=8))
+    np.savez(cache, names=np.array(names), **{key: values})
+    return values
 
 
 def folds(y, subset, k=5, seed=0) -> np.ndarray:
@@ -209,7 +216,7 @@ def grid(x, y, subset, train, seeds=(42, 43)) -> dict:
 
 
 def main() -> int:
-    from feature_expert import development_data, expert_scores
+    from feature_expert import circor_row, development_data, expert_scores, left_out
 
     from audiofuse_core.cycle_features import CONTRASTS, N_BANDS
     from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
@@ -309,25 +316,10 @@ def main() -> int:
             row[f"validation s{seed}: expert"] = within(y[val], subset[val], expert)
             row[f"validation s{seed}: mean"] = within(y[val], subset[val],
                                                       0.5 * expert + 0.5 * net_val)
-        both = np.vstack([x[train], c_sets[name]])
-        is_train = np.arange(len(both)) < int(train.sum())
-        c_expert = expert_scores(both, np.concatenate([y[train], c_y]),
-                                 np.concatenate([subset[train], ["circor"] * len(c_y)]),
-                                 is_train, ~is_train, 42)
-        row["circor"] = {"expert": round(roc_auc(c_y, c_expert), 3),
-                         "mean": round(roc_auc(c_y, 0.5 * c_expert + 0.5 * net_circor), 3)}
-        lo = {}
-        for letter in "abef":
-            held = subset == f"training-{letter}"
-            e = expert_scores(x, y, subset, ~held, held, 42)
-            lo[letter] = {"expert": round(roc_auc(y[held], e), 3)}
-            path = RESULTS / f"loso-mean-{letter}.json"
-            if path.is_file():
-                net = {Path(r["path"]).stem: r["probability"]
-                       for r in json.loads(path.read_text())["recordings"]}
-                net = np.array([net[n] for n in names[held]])
-                lo[letter]["mean"] = round(roc_auc(y[held], 0.5 * net + 0.5 * e), 3)
-        row["left out"] = lo
+        row["circor"] = circor_row(x[train], y[train], subset[train], c_sets[name], c_y,
+                                   net_circor)
+        row["left out"] = left_out(y, subset, names, lambda fit, held, x=x: expert_scores(
+            x, y, subset, fit, held, 42))
         result[name] = row
         print(name, json.dumps(row), flush=True)
     out.write_text(json.dumps(result, indent=1))

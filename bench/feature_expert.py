@@ -86,6 +86,51 @@ def expert_scores(x, y, subset, train, test, seed, extra=()) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-expert.numpy_forward()(x[test])))
 
 
+def circor_row(x_train, y_train, subset_train, c_x, c_y, network, seed: int = 42) -> dict:
+    """The expert trained on the given training rows and scored zero-shot on CirCor's figures
+    ``c_x``: its ROC-AUC alone and averaged with the ``network``'s probabilities there.
+    """
+    from audiofuse_core.metrics import roc_auc
+
+    both = np.vstack([x_train, c_x])
+    is_train = np.arange(len(both)) < len(x_train)
+    expert = expert_scores(both, np.concatenate([y_train, c_y]),
+                           np.concatenate([subset_train, ["circor"] * len(c_y)]),
+                           is_train, ~is_train, seed)
+    return {"expert": round(roc_auc(c_y, expert), 3),
+            "mean": round(roc_auc(c_y, 0.5 * expert + 0.5 * network), 3)}
+
+
+def left_out_network(letter: str, names) -> np.ndarray | None:
+    """The mean-of-experts network trained without training-``letter`` (bench/robustness.py
+    loso-mean): its probabilities for the recordings ``names``; None when it was not made.
+    """
+    path = RESULTS / f"loso-mean-{letter}.json"
+    if not path.is_file():
+        return None
+    network = {Path(r["path"]).stem: r["probability"]
+               for r in json.loads(path.read_text())["recordings"]}
+    return np.array([network[n] for n in names])
+
+
+def left_out(y, subset, names, score) -> dict:
+    """Each of training-a, -b, -e, -f left out: ``score(fit, held)`` (boolean masks) gives the
+    expert's probabilities on the held recordings when trained on the rest; its ROC-AUC alone
+    and averaged with the network left out the same way.
+    """
+    from audiofuse_core.metrics import roc_auc
+
+    rows = {}
+    for letter in "abef":
+        held = subset == f"training-{letter}"
+        expert = score(~held, held)
+        rows[letter] = {"expert": round(roc_auc(y[held], expert), 3)}
+        network = left_out_network(letter, names[held])
+        if network is not None:
+            rows[letter]["mean"] = round(roc_auc(y[held], 0.5 * network + 0.5 * expert), 3)
+    return rows
+
+
 def development_data() -> SimpleNamespace:
     """The development recordings (bundled split's training part marked), their cached base
     figures (bench/cycle_features.py), the seed networks' scores and the CirCor recordings they
@@ -184,11 +229,8 @@ def main() -> int:
             expert = expert_scores(sets[name], y, subset, ~held, held, 42,
                                    [e for e in extra])
             lo[f"training-{letter}"] = {"expert": round(roc_auc(y[held], expert), 3)}
-            path = RESULTS / f"loso-mean-{letter}.json"
-            if path.is_file():
-                network = {Path(r["path"]).stem: r["probability"]
-                           for r in json.loads(path.read_text())["recordings"]}
-                network = np.array([network[n] for n in names[held]])
+            network = left_out_network(letter, names[held])
+            if network is not None:
                 lo[f"training-{letter}"]["network"] = round(roc_auc(y[held], network), 3)
                 for w in WEIGHTS:
                     lo[f"training-{letter}"][f"weight {w}"] = round(
