@@ -749,11 +749,11 @@ def match_events(detected: np.ndarray, reference: np.ndarray, tolerance: float) 
 
 
 def _butter_sos(order: int, band: float | tuple[float, float], kind: str) -> np.ndarray:
-    from scipy.signal import butter
+    from .audio import butter_sos
 
     nyquist = PROCESS_RATE / 2.0
     cutoff = np.asarray(band, dtype=np.float64) / nyquist
-    return butter(order, cutoff, btype=kind, output="sos")
+    return butter_sos(order, cutoff.item() if cutoff.ndim == 0 else tuple(cutoff.tolist()), kind)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

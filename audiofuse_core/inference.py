@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from .presets import Preset
 from .quality import QualityReport, analyse_recording
 from .resources import default_model_path
 
-# windows per model call; padded to this so the compiled graph is traced once, at load. Do not
-# pad to several sizes: a second trace on the program's model thread crashed the process
-# (SIGSEGV taking the GIL in TensorFlow's PyGraph::version_def, 2026-12-02).
+# windows per model call at most. The compiled graph takes any number of windows (its batch
+# dimension is open), so it is traced once, at load, and a short recording is not padded to a
+# full batch (a 20 s recording: 7 windows, about half the time of 16). Never let it trace
+# again: a second trace on the program's model thread crashed the process (SIGSEGV taking the
+# GIL in TensorFlow's PyGraph::version_def, 2026-12-02), hence the fixed input signature.
 _BATCH = 16
 
 
@@ -106,6 +109,10 @@ class Classifier:
         self.model = load_model(path)
         self.preset: Preset = self.model.preset
         self.metadata: dict[str, Any] = self.model.metadata
+        self._graph = None  # the compiled graph (TensorFlow backend)
+        # the recording's own figures (quality, heart cycles, the feature expert's) are numpy
+        # work, done on this thread while the network runs (TensorFlow frees the GIL)
+        self._figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figures")
         self._predict = self._make_predict_function()
         self._feature_expert = None  # (forward, spec) when the model carries one
         if self.model.feature_expert is not None:
@@ -154,14 +161,19 @@ class Classifier:
         The quality gate and the segmentation run on the recording as given (the model's rate),
         brought to 2000 Hz, before the model's band-pass: clipping and gaps must be seen raw.
         """
-        signal = prepare_signal(audio.samples, audio.sample_rate, self.preset)
-        windows, starts = model_windows(signal, self.preset)
-        logits = self.window_logits(windows)
+        figures = self._figures.submit(self._recording_figures, audio)
+        try:
+            signal = prepare_signal(audio.samples, audio.sample_rate, self.preset)
+            windows, starts = model_windows(signal, self.preset)
+            logits = self.window_logits(windows)
+        finally:
+            wait([figures])  # the worker never outlives the call, whatever happened here
+        expert, (quality, cycles) = figures.result()
         probabilities = 1.0 / (1.0 + np.exp(-logits / self.temperature))
         probability = float(np.mean(probabilities))
         extra: dict[str, Any] = {}
-        if self._feature_expert is not None:
-            network, expert = probability, self.feature_probability(audio)
+        if expert is not None:
+            network = probability
             weight = float(self._feature_expert[1].get("weight", 0.5))
             probability = (1.0 - weight) * network + weight * expert
             # the windows are the network's alone: judge them against its own threshold
@@ -171,7 +183,6 @@ class Classifier:
                      "window_threshold": float(window_threshold if window_threshold is not None
                                                else self.threshold)}
         label = "abnormal" if probability >= self.threshold else "normal"
-        quality, cycles = analyse_recording(audio.samples, audio.sample_rate)
         if self.quality_gate and not quality.ok:
             label = POOR_QUALITY
         return Prediction(
@@ -182,6 +193,14 @@ class Classifier:
             model_name=self.name, model_version=self.version, path=audio.path,
             quality=quality, heart_rate_bpm=cycles.heart_rate_bpm, cycles=cycles, extra=extra,
         )
+
+    def _recording_figures(self, audio: Audio) -> tuple[float | None, tuple[QualityReport,
+                                                                          HeartCycles]]:
+        """The feature expert's probability (None without one), the quality report and the
+        heart cycles of the recording as given.
+        """
+        expert = self.feature_probability(audio) if self._feature_expert is not None else None
+        return expert, analyse_recording(audio.samples, audio.sample_rate)
 
     def feature_probability(self, audio: Audio) -> float:
         """The feature expert's calibrated probability for a whole recording (ModelError when
@@ -198,12 +217,9 @@ class Classifier:
 
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
         """Raw logits for a batch of prepared windows [n, window_samples]."""
-        out = []
-        for start in range(0, len(windows), _BATCH):
-            chunk = windows[start:start + _BATCH]
-            padded = np.zeros((_BATCH, windows.shape[1]), dtype=np.float32)
-            padded[: len(chunk)] = chunk
-            out.append(np.asarray(self._predict(padded)).reshape(-1)[: len(chunk)])
+        windows = np.asarray(windows, dtype=np.float32)
+        out = [np.asarray(self._predict(windows[start:start + _BATCH])).reshape(-1)
+               for start in range(0, len(windows), _BATCH)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def _make_predict_function(self):
@@ -213,11 +229,13 @@ class Classifier:
             import tensorflow as tf
 
             model = self.model
+            signature = [tf.TensorSpec([None, self.preset.window_samples], tf.float32)]
 
-            @tf.function(reduce_retracing=True)
+            @tf.function(input_signature=signature)
             def forward(x):
                 return model(x, training=False)
 
+            self._graph = forward
             return lambda x: forward(tf.convert_to_tensor(x)).numpy()
         return lambda x: keras.ops.convert_to_numpy(self.model(x, training=False))
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import heartcycle as hc
-from .audio import resample
+from .audio import butter_sos, resample
 
 ANALYSIS_RATE = 2000  # Hz: the rate the limits were validated at
 MIN_SECONDS = 4.0  # at least two cycles at 30 beats per minute
@@ -178,9 +178,9 @@ def _report(values: dict[str, float]) -> QualityReport:
 # -- indices --------------------------------------------------------------------------------------
 
 def _heart_band(x: np.ndarray, rate: int) -> np.ndarray:
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
-    sos = butter(4, [25.0, min(400.0, 0.45 * rate)], btype="bandpass", fs=rate, output="sos")
+    sos = butter_sos(4, (25.0, min(400.0, 0.45 * rate)), "bandpass", rate)
     return sosfiltfilt(sos, x, padlen=min(len(x) - 1, 27))
 
 
@@ -246,16 +246,16 @@ def noise_fraction(x: np.ndarray, rate: int) -> float:
     * or its peak is four times the recording's median window peak (a bump or knock; after
       Schmidt et al.'s spike rule).
     """
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     window = int(_NOISE_WINDOW_SECONDS * rate)
     count = len(x) // window
     if count < 2:
         return 0.0
     top = min(0.45 * rate, 900.0)
-    low = sosfiltfilt(butter(4, [25.0, 200.0], btype="bandpass", fs=rate, output="sos"), x,
+    low = sosfiltfilt(butter_sos(4, (25.0, 200.0), "bandpass", rate), x,
                       padlen=min(len(x) - 1, 27))
-    high = sosfiltfilt(butter(4, [200.0, top], btype="bandpass", fs=rate, output="sos"), x,
+    high = sosfiltfilt(butter_sos(4, (200.0, top), "bandpass", rate), x,
                        padlen=min(len(x) - 1, 27))
     low_w = low[: count * window].reshape(count, window)
     high_w = high[: count * window].reshape(count, window)
@@ -279,14 +279,14 @@ def speech_fraction(x: np.ndarray, rate: int) -> float:
     those frames are not counted as speech. Other pitched sounds that change pitch (a squeak of
     the chest piece, possibly a musical murmur) can still count: the reason says so.
     """
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     frame = int(_VOICE_FRAME_SECONDS * rate)
     hop = max(1, int(_VOICE_HOP_SECONDS * rate))
     if len(x) < 4 * frame:
         return 0.0
     top = min(0.45 * rate, 900.0)
-    y = sosfiltfilt(butter(4, [100.0, top], btype="bandpass", fs=rate, output="sos"), x,
+    y = sosfiltfilt(butter_sos(4, (100.0, top), "bandpass", rate), x,
                     padlen=min(len(x) - 1, 27))
     starts = np.arange(0, len(y) - frame + 1, hop)
     frames = np.lib.stride_tricks.sliding_window_view(y, frame)[starts]

@@ -9,7 +9,13 @@ import pytest
 import soundfile as sf
 
 from audiofuse_core import errors
-from audiofuse_core.audio import bandpass, frame_windows, load_audio, prepare_samples
+from audiofuse_core.audio import (
+    bandpass,
+    butter_sos,
+    frame_windows,
+    load_audio,
+    prepare_samples,
+)
 from tests.conftest import CIRCOR, physionet_files
 
 
@@ -81,6 +87,22 @@ def test_bandpass_removes_out_of_band_energy():
     low, mid = np.sin(2 * np.pi * 3 * t), np.sin(2 * np.pi * 100 * t)
     out = bandpass((low + mid).astype(np.float32), rate, (25.0, 800.0))
     assert np.corrcoef(out[1000:-1000], mid[1000:-1000])[0, 1] > 0.99
+
+
+def test_filter_designs_are_remembered_but_never_shared():
+    """Designed once per setting, the same as scipy's own, and each caller gets its own copy:
+    one that changes it cannot change the next caller's filter.
+    """
+    from scipy.signal import butter
+
+    first = butter_sos(4, (25.0, 400.0), "bandpass", 2000)
+    np.testing.assert_array_equal(
+        first, butter(4, (25.0, 400.0), btype="bandpass", fs=2000, output="sos"))
+    first[:] = 0.0
+    again = butter_sos(4, (25.0, 400.0), "bandpass", 2000)
+    assert again is not first and np.abs(again).sum() > 0
+    np.testing.assert_array_equal(butter_sos(1, 0.008, "lowpass"),
+                                  butter(1, 0.008, btype="lowpass", output="sos"))
 
 
 # --- bad input: a typed error naming the file and the cause -------------------------------------

@@ -52,8 +52,9 @@ def test_array_and_file_agree(classifier, abnormal_wav):
 
 
 def test_a_window_gets_the_same_logit_whatever_the_batch_it_is_in(classifier, abnormal_wav):
-    """Calls are padded to 16 windows (one compiled graph, traced once): padding must not change
-    a logit.
+    """One compiled graph takes any number of windows, up to 16 a call: the batch must not
+    change a logit, nor may a new batch size trace the graph again (a second trace crashed the
+    app's model thread once).
     """
     from audiofuse_core.features import model_windows, prepare_signal
 
@@ -63,6 +64,10 @@ def test_a_window_gets_the_same_logit_whatever_the_batch_it_is_in(classifier, ab
     together = classifier.window_logits(many)
     for n in (1, 3, 5, 9):
         np.testing.assert_allclose(classifier.window_logits(many[:n]), together[:n], atol=1e-4)
+    eager = np.asarray(classifier.model(many[:7], training=False))[:, 0]
+    np.testing.assert_allclose(classifier.window_logits(many[:7]), eager, atol=1e-4)
+    if classifier._graph is not None:  # the TensorFlow backend
+        assert classifier._graph.experimental_get_tracing_count() == 1
 
 
 def test_resampling_keeps_the_answer(classifier, abnormal_wav):
