@@ -21,6 +21,7 @@ logits are averaged (what a model file would do) against the mean of their proba
 
     .venv/bin/python bench/cycle_sync.py            # the candidate figures
     .venv/bin/python bench/cycle_sync.py --members  # the expert as five seeds in one layer
+    .venv/bin/python bench/cycle_sync.py --gate-cycles  # its figures on the gate's cycles
 
 Results: bench/results/cycle-sync.json.
 """
@@ -67,6 +68,20 @@ def sync_figures(path: str) -> np.ndarray:
         out_share.append(1.0 - rest / (total + 1e-9))
         out_spread.append(np.sqrt(rest))
     return np.concatenate([*out_share, *out_spread])
+
+
+def gate_figures(path: str) -> np.ndarray:
+    """The product's figures (cycle+mel+profile/1) measured on the heart cycles the quality gate
+    finds in the recording as given (audiofuse_core.quality.analyse_recording, the cycles the
+    app shows) instead of on a second segmentation of the band-passed recording.
+    """
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.cycle_features import RATE, recording_features
+    from audiofuse_core.quality import analyse_recording
+
+    samples = load_audio(path, sample_rate=RATE).samples
+    cycles = analyse_recording(samples, RATE)[1]
+    return recording_features(np.asarray(samples, dtype=np.float64), RATE, cycles, profile=True)
 
 
 def load_sync(records, cache: Path) -> np.ndarray:
@@ -134,11 +149,20 @@ def main() -> int:
         result["five expert seeds in one layer (cycle+mel+profile/1)"] = members(d, x)
         out.write_text(json.dumps(result, indent=1))
         return 0
-    sync = load_sync(d.records, REPO / "runs" / "cycle-sync.npz")
-    c_sync = load_sync(d.circor, REPO / "runs" / "cycle-sync-circor.npz")
-    sets = {"product (cycle+mel+profile/1)": (x, cx),
-            "+ sync": (np.hstack([x, sync[:, :8]]), np.hstack([cx, c_sync[:, :8]])),
-            "+ sync + spread": (np.hstack([x, sync]), np.hstack([cx, c_sync]))}
+    if "--gate-cycles" in sys.argv[1:]:  # the same figures on the quality gate's cycles
+        from cycle_profile import cached_figures
+
+        sets = {"product (cycle+mel+profile/1)": (x, cx),
+                "cycle+mel+profile/2 (the quality gate's heart cycles)": tuple(
+                    cached_figures(r, REPO / "runs" / f"gate-cycles-{where}.npz", gate_figures,
+                                   "figures")
+                    for r, where in ((d.records, "dev"), (d.circor, "circor")))}
+    else:
+        sync = load_sync(d.records, REPO / "runs" / "cycle-sync.npz")
+        c_sync = load_sync(d.circor, REPO / "runs" / "cycle-sync-circor.npz")
+        sets = {"product (cycle+mel+profile/1)": (x, cx),
+                "+ sync": (np.hstack([x, sync[:, :8]]), np.hstack([cx, c_sync[:, :8]])),
+                "+ sync + spread": (np.hstack([x, sync]), np.hstack([cx, c_sync]))}
 
     def network(where, wanted):
         experts = [dict(zip(d.scores[f"{kind}-s42@{where}"]["names"],
