@@ -140,7 +140,7 @@ def subset_balanced_weights(labels: np.ndarray, subsets: np.ndarray) -> np.ndarr
 def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
                seed: int = 42, epochs: int = 60, hidden: Sequence[int] = HIDDEN,
                dropout: float = DROPOUT, l2: float = 1e-3, members: int = 1,
-               should_stop: StopFn | None = None):
+               progress: ProgressFn | None = None, should_stop: StopFn | None = None):
     """A trained :class:`~audiofuse_core.models.RecordingFeatureExpert` (weights set, missing
     values filled with the training medians, figures standardised with the training spread).
     With ``members`` > 1, that many MLPs trained apart from seeds ``seed``, ``seed + 1``, ...
@@ -180,6 +180,8 @@ def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
         return expert
     ensemble = new_expert(int(members))
     for member in range(int(members)):
+        if progress is not None:
+            progress("training the feature expert", member, int(members))
         single = new_expert(1, seed + member)
         _train_member(single, x, labels, weights, epochs, should_stop)
         for target, source in zip(ensemble.member_layers(member), single.member_layers(0)):
@@ -260,9 +262,10 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
     y_train = np.array([r.label for r in train_records])
     y_val = np.array([r.label for r in val_records])
     if progress is not None:
-        progress("training the feature expert", 0, 1)
+        progress("training the feature expert", 0, int(members))
     expert = fit_expert(x_train, y_train, np.array([r.subset for r in train_records]),
-                        seed=seed, epochs=epochs, members=members, should_stop=should_stop)
+                        seed=seed, epochs=epochs, members=members, progress=progress,
+                        should_stop=should_stop)
     feature_logits = expert.numpy_forward()(x_val)
     feature_temperature = fit_temperature(y_val, [np.array([v]) for v in feature_logits])
     p_feature = 1.0 / (1.0 + np.exp(-feature_logits / feature_temperature))

@@ -111,7 +111,8 @@ class Classifier:
         self.metadata: dict[str, Any] = self.model.metadata
         self._graph = None  # the compiled graph (TensorFlow backend)
         # the recording's own figures (quality, heart cycles, the feature expert's) are numpy
-        # work, done on this thread while the network runs (TensorFlow frees the GIL)
+        # work, done on a worker thread while the network runs on the calling one (TensorFlow
+        # frees the GIL while it computes)
         self._figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figures")
         self._predict = self._make_predict_function()
         self._feature_expert = None  # (forward, spec) when the model carries one
