@@ -100,3 +100,39 @@ def test_paper_preset_uses_the_first_window_only(tmp_path, normal_wav):
 def test_missing_model(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         Classifier(tmp_path / "none.keras")
+
+
+def test_the_figures_worker_fails_loudly_and_never_outlives_a_prediction(untrained_model_path,
+                                                                          abnormal_wav):
+    """The quality gate and heart cycles run on a worker thread beside the network: an error
+    there reaches the caller, and an error in the network waits for the worker first.
+    """
+    import threading
+
+    classifier = Classifier(untrained_model_path)
+    audio = classifier.load(abnormal_wav)
+    plain = classifier.predict_audio(audio)
+    assert plain.cycles.heart_rate_bpm == plain.heart_rate_bpm and plain.quality is not None
+
+    def broken(_audio):
+        raise ValueError("figures broke")
+
+    classifier._recording_figures = broken
+    with pytest.raises(ValueError, match="figures broke"):
+        classifier.predict_audio(audio)
+
+    finished = threading.Event()
+
+    def slow(audio_):
+        finished.wait(0.3)
+        finished.set()
+        return None, (plain.quality, plain.cycles)
+
+    def network_broken(_windows):
+        raise RuntimeError("network broke")
+
+    classifier._recording_figures = slow
+    classifier.window_logits = network_broken
+    with pytest.raises(RuntimeError, match="network broke"):
+        classifier.predict_audio(audio)
+    assert finished.is_set()  # the worker had finished before the error reached us
