@@ -174,16 +174,15 @@ def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
             weight.assign(value.astype("float32"))
         return expert
 
-    if int(members) == 1:
-        expert = new_expert(1, seed)
-        _train_member(expert, x, labels, weights, epochs, should_stop)
-        return expert
-    ensemble = new_expert(int(members))
-    for member in range(int(members)):
+    count = int(members)
+    ensemble = new_expert(count) if count > 1 else None  # the members' weights are copied in
+    for member in range(count):
         if progress is not None:
-            progress("training the feature expert", member, int(members))
+            progress("training the feature expert", member, count)
         single = new_expert(1, seed + member)
         _train_member(single, x, labels, weights, epochs, should_stop)
+        if ensemble is None:
+            return single
         for target, source in zip(ensemble.member_layers(member), single.member_layers(0)):
             target.set_weights(source.get_weights())
     return ensemble

@@ -44,11 +44,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
         figures = str(expert.get("feature_set", "?"))
         spectrum = "" if "dynamics" in figures else ", the average spectrum"
         shape = (", the median heart cycle's shape in 4 bands" if "profile" in figures else "")
-        members = int(expert.get("members", 1))
-        seed = int(expert.get("seed", 0))
-        who = ("a feature expert" if members == 1 else
-               f"a feature expert of {members} small networks (seeds {seed}-{seed + members - 1}, "
-               "their logits averaged)")
+        count, seeds = _expert_seeds(expert)
+        who = ("a feature expert" if count == 1 else
+               f"a feature expert of {count} small networks ({seeds}, their logits averaged)")
         lines.append(f"- Second opinion: {who} on the whole recording's heart cycle "
                      f"(figures `{figures}`: how systole and diastole "
                      "differ from S1 and S2 band by band, the rhythm, each band's movement over "
@@ -118,11 +116,8 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          f"({meta.get('backend', '?')} backend)")
         if expert:
             widths = " and ".join(str(h) for h in expert.get("hidden", []))
-            count = int(expert.get("members", 1))
-            seed = int(expert.get("seed", 0))
-            mlps, seeds = (("an MLP", f"seed {seed}") if count == 1 else
-                           (f"{count} MLPs, trained apart, logits averaged",
-                            f"seeds {seed}-{seed + count - 1}"))
+            count, seeds = _expert_seeds(expert)
+            mlps = "an MLP" if count == 1 else f"{count} MLPs, trained apart, logits averaged"
             lines.append(f"- Feature expert: {mlps} ({widths} "
                          f"units, dropout {expert.get('dropout')}), {seeds}, "
                          f"{expert.get('epochs')} epochs on the same training recordings, each "
@@ -197,3 +192,9 @@ def _weak_subsets(meta: dict[str, Any]) -> str:
     if not weak:
         return ""
     return "ROC-AUC " + ", ".join(weak) + f" against {validation['overall']['roc_auc']:.2f}"
+
+
+def _expert_seeds(expert: dict[str, Any]) -> tuple[int, str]:
+    """The feature expert's member count and its seeds as the card words them."""
+    count, seed = int(expert.get("members", 1)), int(expert.get("seed", 0))
+    return count, f"seed {seed}" if count == 1 else f"seeds {seed}-{seed + count - 1}"

@@ -216,7 +216,7 @@ def grid(x, y, subset, train, seeds=(42, 43)) -> dict:
 
 
 def main() -> int:
-    from feature_expert import circor_row, development_data, expert_scores, left_out
+    from feature_expert import development_data, expert_scores, unseen_rows
 
     from audiofuse_core.cycle_features import CONTRASTS, N_BANDS
     from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
@@ -316,10 +316,7 @@ def main() -> int:
             row[f"validation s{seed}: expert"] = within(y[val], subset[val], expert)
             row[f"validation s{seed}: mean"] = within(y[val], subset[val],
                                                       0.5 * expert + 0.5 * net_val)
-        row["circor"] = circor_row(x[train], y[train], subset[train], c_sets[name], c_y,
-                                   net_circor)
-        row["left out"] = left_out(y, subset, names, lambda fit, held, x=x: expert_scores(
-            x, y, subset, fit, held, 42))
+        row.update(unseen_rows(x, train, y, subset, names, c_sets[name], c_y, net_circor))
         result[name] = row
         print(name, json.dumps(row), flush=True)
     out.write_text(json.dumps(result, indent=1))

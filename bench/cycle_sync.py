@@ -133,7 +133,7 @@ def members(d, x, seeds=(42, 43, 44, 45, 46)) -> dict:
 
 def main() -> int:
     from cycle_profile import folds
-    from feature_expert import circor_row, development_data, expert_scores, left_out
+    from feature_expert import development_data, expert_scores, unseen_rows
 
     from audiofuse_core.feature_expert import record_features
     from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
@@ -199,9 +199,7 @@ def main() -> int:
         expert = expert_scores(xs, y, subset, train, val, 42)
         row["validation s42: expert"] = within(y[val], subset[val], expert)
         row["validation s42: mean"] = within(y[val], subset[val], 0.5 * expert + 0.5 * net_val)
-        row["circor"] = circor_row(xs[train], y[train], subset[train], cs, d.c_y, net_circor)
-        row["left out"] = left_out(y, subset, names, lambda fit, held, xs=xs: expert_scores(
-            xs, y, subset, fit, held, 42))
+        row.update(unseen_rows(xs, train, y, subset, names, cs, d.c_y, net_circor))
         result[name] = row
         print(name, json.dumps(row), flush=True)
         out.write_text(json.dumps(result, indent=1))

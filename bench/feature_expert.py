@@ -101,6 +101,15 @@ def circor_row(x_train, y_train, subset_train, c_x, c_y, network, seed: int = 42
             "mean": round(roc_auc(c_y, 0.5 * expert + 0.5 * network), 3)}
 
 
+def unseen_rows(x, train, y, subset, names, c_x, c_y, network_circor) -> dict:
+    """The product's expert (seed 42) on devices it never heard: CirCor zero-shot
+    (:func:`circor_row`) and each PhysioNet subset left out (:func:`left_out`).
+    """
+    return {"circor": circor_row(x[train], y[train], subset[train], c_x, c_y, network_circor),
+            "left out": left_out(y, subset, names, lambda fit, held: expert_scores(
+                x, y, subset, fit, held, 42))}
+
+
 def left_out_network(letter: str, names) -> np.ndarray | None:
     """The mean-of-experts network trained without training-``letter`` (bench/robustness.py
     loso-mean): its probabilities for the recordings ``names``; None when it was not made.
