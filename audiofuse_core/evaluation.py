@@ -2,7 +2,10 @@
 
 Every recording is classified on all its windows (the :class:`Classifier` path, exactly as a
 clinician's file would be); a recording that cannot be read is listed with its reason and left
-out of the metrics, never a crash.
+out of the metrics, never a crash. A recording the quality gate refuses (the program gives it no
+normal/abnormal answer, only the reason) is scored like the others, so that the figures measure
+the model on every readable recording, and marked: the report also gives the figures on the
+recordings the gate accepts, the answers a clinician would actually be shown.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from .datasets import CLASS_NAMES, Record
 from .errors import AudioFuseError
+from .inference import POOR_QUALITY
 from .metrics import binary_metrics, roc_curve
 
 
@@ -28,6 +32,7 @@ class RecordResult:
     probability: float | None
     predicted: str | None
     error: str | None = None
+    refused: str | None = None  # the quality gate's reason when it refused the recording
 
 
 @dataclass
@@ -40,6 +45,9 @@ class EvaluationReport:
     per_subset: dict[str, dict[str, Any]]
     results: list[RecordResult] = field(default_factory=list)
     cancelled: bool = False
+    # on the recordings the quality gate accepted: {"refused": count, "overall": metrics,
+    # "per_subset": {...}}; None when it refused none (the figures above are then those)
+    accepted: dict[str, Any] | None = None
 
     @property
     def failed(self) -> list[RecordResult]:
@@ -59,11 +67,12 @@ class EvaluationReport:
             "model": self.model_name, "model_version": self.model_version,
             "model_path": self.model_path, "threshold": self.threshold,
             "overall": self.overall, "per_subset": self.per_subset,
-            "cancelled": self.cancelled,
+            "cancelled": self.cancelled, "accepted_by_quality_gate": self.accepted,
             "recordings": [
                 {"path": str(r.record.path), "subset": r.record.subset,
                  "label": CLASS_NAMES[r.record.label],
-                 "probability": r.probability, "predicted": r.predicted, "error": r.error}
+                 "probability": r.probability, "predicted": r.predicted, "error": r.error,
+                 "refused_by_quality_gate": r.refused}
                 for r in self.results
             ],
         }
@@ -78,6 +87,13 @@ class EvaluationReport:
         lines.append("")
         lines.append(metrics_table([("all", self.overall)]
                                    + sorted(self.per_subset.items())))
+        if self.accepted is not None:
+            count = self.accepted["refused"]
+            lines += ["", f"The quality gate refused {count} of {len(self.scored()[0])} "
+                      "recordings (the program gives them no normal/abnormal answer, only the "
+                      "reason; they are scored above). On the recordings it accepted:", ""]
+            lines.append(metrics_table([("accepted", self.accepted["overall"])]
+                                       + sorted(self.accepted["per_subset"].items())))
         if self.failed:
             lines += ["", f"{len(self.failed)} recording(s) could not be scored:", ""]
             lines += [f"- {r.record.path.name}: {r.error}" for r in self.failed]
@@ -94,11 +110,12 @@ class EvaluationReport:
         paths[1].write_text(self.to_markdown())
         with paths[2].open("w", newline="") as stream:
             writer = csv.writer(stream)
-            writer.writerow(["path", "subset", "label", "probability", "predicted", "error"])
+            writer.writerow(["path", "subset", "label", "probability", "predicted", "error",
+                             "refused_by_quality_gate"])
             for r in self.results:
                 writer.writerow([r.record.path, r.record.subset, CLASS_NAMES[r.record.label],
                                  "" if r.probability is None else f"{r.probability:.6f}",
-                                 r.predicted or "", r.error or ""])
+                                 r.predicted or "", r.error or "", r.refused or ""])
         return paths
 
 
@@ -143,9 +160,12 @@ def evaluate(classifier, records: Sequence[Record], *, threshold: float | None =
         except AudioFuseError as exc:
             result = RecordResult(record, None, None, str(exc))
         else:
+            refused = None
+            if prediction.quality is not None and prediction.label == POOR_QUALITY:
+                refused = prediction.quality.reason
             result = RecordResult(record, prediction.probability,
                                   "abnormal" if prediction.probability >= threshold
-                                  else "normal")
+                                  else "normal", refused=refused)
         results.append(result)
         if progress is not None:
             progress(i + 1, len(records), result)
@@ -157,6 +177,19 @@ def summarise(results: list[RecordResult], name: str, version: str, path: str,
               threshold: float, *, bootstrap: int = 1000, cancelled: bool = False
               ) -> EvaluationReport:
     ok = [r for r in results if r.error is None]
+    overall, per_subset = _figures(ok, threshold, bootstrap)
+    accepted = None
+    refused = sum(r.refused is not None for r in ok)
+    if refused:
+        kept = _figures([r for r in ok if r.refused is None], threshold, bootstrap)
+        accepted = {"refused": refused, "overall": kept[0], "per_subset": kept[1]}
+    return EvaluationReport(name, version, path, threshold, overall, per_subset, results,
+                            cancelled, accepted)
+
+
+def _figures(ok: list[RecordResult], threshold: float, bootstrap: int
+             ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The metrics of scored results, overall and per subset."""
     labels = np.array([r.record.label for r in ok], dtype=int)
     scores = np.array([r.probability for r in ok], dtype=np.float64)
     overall = binary_metrics(labels, scores, threshold, bootstrap=bootstrap).to_dict()
@@ -165,5 +198,4 @@ def summarise(results: list[RecordResult], name: str, version: str, path: str,
         mask = np.array([r.record.subset == subset for r in ok])
         per_subset[subset] = binary_metrics(labels[mask], scores[mask], threshold,
                                             bootstrap=bootstrap).to_dict()
-    return EvaluationReport(name, version, path, threshold, overall, per_subset, results,
-                            cancelled)
+    return overall, per_subset

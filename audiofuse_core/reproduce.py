@@ -71,6 +71,7 @@ class Reproduction:
                 cells.append("n/a" if m is None else
                              f"{fmt(m['roc_auc'])} ({m['n_abnormal']}/{m['n']})")
             lines.append(f"| {TITLES[kind]} | " + " | ".join(cells) + " |")
+        lines += self._accepted_lines(subsets)
         if self.pascal:
             lines += ["", "## Domain shift: PASCAL CHSC 2011, zero-shot", ""]
             first = next(iter(self.pascal.values()))
@@ -96,6 +97,30 @@ class Reproduction:
                              f"{fmt(m['roc_auc_high'])}] | {change} | {PAPER_PASCAL[kind]:.4f} | "
                              f"{100 * paper_change[kind]:+.1f} % | {sets[0]} | {sets[1]} |")
         return "\n".join(lines) + "\n"
+
+
+    def _accepted_lines(self, subsets: list[str]) -> list[str]:
+        """The in-domain figures on the recordings the quality gate accepts: the answers the
+        program gives (a refused recording gets no normal/abnormal answer, only the reason).
+        """
+        reports = {k: r for k, r in self.in_domain.items() if r.accepted is not None}
+        if not reports:
+            return []
+        lines = ["", "As the program answers: on the recordings the quality gate accepts "
+                 "(refused: no normal/abnormal answer, only the reason; ROC-AUC, n abnormal / n "
+                 "within each subset):", "",
+                 "| model | refused | ROC-AUC [95 % CI] | MCC | " + " | ".join(subsets) + " |",
+                 "|---|---|---|---|" + "---|" * len(subsets)]
+        for kind, report in reports.items():
+            m, parts = report.accepted["overall"], report.accepted["per_subset"]
+            cells = ["n/a" if s not in parts else
+                     f"{fmt(parts[s]['roc_auc'])} ({parts[s]['n_abnormal']}/{parts[s]['n']})"
+                     for s in subsets]
+            lines.append(f"| {TITLES[kind]} | {report.accepted['refused']} of "
+                         f"{len(report.scored()[0])} | {fmt(m['roc_auc'])} "
+                         f"[{fmt(m['roc_auc_low'])}, {fmt(m['roc_auc_high'])}] | "
+                         f"{fmt(m['mcc'])} | " + " | ".join(cells) + " |")
+        return lines
 
 
 def reproduce(physionet: str | Path, pascal: str | Path | None = None, *,

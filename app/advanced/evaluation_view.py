@@ -216,11 +216,18 @@ class EvaluationView(QWidget):
                 f"{report.threshold:.3f}.")
         if failed:
             text += f" {failed} recording(s) could not be scored (listed below)."
+        accepted = report.accepted
+        if accepted is not None:
+            text += (f" The quality gate refused {accepted['refused']} of them (no answer in "
+                     "the program; scored in the table, marked below): the last row is the "
+                     "recordings it accepted.")
         if report.cancelled:
             text += " <b>Cancelled: the figures cover part of the data.</b>"
         self.title.setText(text)
-        fill_metrics_table(self.metrics, [("all", report.overall)]
-                           + sorted(report.per_subset.items()))
+        rows = [("all", report.overall)] + sorted(report.per_subset.items())
+        if accepted is not None:
+            rows.append(("accepted by the quality gate", accepted["overall"]))
+        fill_metrics_table(self.metrics, rows)
         self.roc.clear()
         self.roc.plot([0, 1], [0, 1], pen=pg.mkPen("#9ca3af", style=Qt.PenStyle.DashLine))
         add_roc(self.roc, report, colours.CURSOR, report.model_name)
@@ -241,6 +248,8 @@ class EvaluationView(QWidget):
             else:
                 verdict = "correct" if result.predicted == truth else "misclassified"
                 probability = float(result.probability)
+                if result.refused:
+                    verdict += " (refused by the quality gate)"
             cells = [QTableWidgetItem(record.path.name), QTableWidgetItem(record.subset),
                      QTableWidgetItem(truth),
                      NumericItem("" if math.isnan(probability) else f"{probability:.3f}",
@@ -248,8 +257,10 @@ class EvaluationView(QWidget):
                      QTableWidgetItem(result.predicted or "-"), QTableWidgetItem(verdict)]
             cells[0].setData(Qt.ItemDataRole.UserRole, str(record.path))
             cells[0].setToolTip(str(record.path))
+            if result.refused:
+                cells[5].setToolTip(f"Refused by the quality gate: {result.refused}")
             for column, item in enumerate(cells):
-                if verdict != "correct":
+                if verdict.startswith("misclassified") or result.error:
                     item.setBackground(wrong)
                 self.records.setItem(row, column, item)
         self.records.setSortingEnabled(True)

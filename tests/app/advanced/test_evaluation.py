@@ -30,8 +30,17 @@ def test_evaluation_report_view_and_export(qtbot, panel, model_path, physionet_d
     view = panel.evaluation_tab.view
     n = len(report.results)
     assert n == 14 and not report.failed
-    # metrics with intervals: the overall row, then one per subset
-    assert view.metrics.rowCount() == 1 + len(report.per_subset)
+    # metrics with intervals: the overall row, one per subset, then the recordings the quality
+    # gate accepts (it refuses b0033 and d0004: scored, marked, and left out of that row)
+    assert view.metrics.rowCount() == 1 + len(report.per_subset) + 1
+    last = view.metrics.rowCount() - 1
+    assert view.metrics.item(last, 0).text() == "accepted by the quality gate"
+    assert view.metrics.item(last, 1).text().startswith("12 (")
+    assert "refused 2 of them" in view.title.text()
+    refused = [r for r in range(view.records.rowCount())
+               if "refused by the quality gate" in view.records.item(r, 5).text()]
+    assert {view.records.item(r, 0).text().split(".")[0] for r in refused} == {"b0033", "d0004"}
+    assert "Refused by the quality gate:" in view.records.item(refused[0], 5).toolTip()
     auc_cell = view.metrics.item(0, 2).text()
     assert "[" in auc_cell and "]" in auc_cell
     # confusion matrix: labelled axes, counts that add up to the recordings
