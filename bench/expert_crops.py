@@ -141,7 +141,7 @@ def main() -> int:
         circor = scores(extra_of, np.flatnonzero(train), cx, 42)
         row["circor"] = {"expert": round(roc_auc(d.c_y, circor), 3),
                          "mean": round(roc_auc(d.c_y, 0.5 * circor + 0.5 * net_circor), 3)}
-        row["left out"] = left_out(y, subset, names, lambda fit, held: scores(
+        row["left out"] = left_out(y, subset, names, lambda fit, held, extra_of=extra_of: scores(
             extra_of, np.flatnonzero(fit), x[held], 42))
         result[name] = row
         print(name, json.dumps(row), flush=True)
