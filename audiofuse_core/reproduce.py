@@ -98,7 +98,6 @@ class Reproduction:
                              f"{100 * paper_change[kind]:+.1f} % | {sets[0]} | {sets[1]} |")
         return "\n".join(lines) + "\n"
 
-
     def _accepted_lines(self, subsets: list[str]) -> list[str]:
         """The in-domain figures on the recordings the quality gate accepts: the answers the
         program gives (a refused recording gets no normal/abnormal answer, only the reason).
