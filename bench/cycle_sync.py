@@ -133,10 +133,15 @@ def members(d, x, seeds=(42, 43, 44, 45, 46)) -> dict:
 
 def main() -> int:
     from cycle_profile import folds
-    from feature_expert import development_data, expert_scores, unseen_rows
+    from feature_expert import (
+        development_data,
+        expert_scores,
+        seed_network,
+        unseen_rows,
+        within_row,
+    )
 
     from audiofuse_core.feature_expert import record_features
-    from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
 
     d = development_data()
     y, subset, names, train = d.y, d.subset, d.names, d.train
@@ -165,20 +170,9 @@ def main() -> int:
                 "+ sync + spread": (np.hstack([x, sync]), np.hstack([cx, c_sync]))}
 
     def network(where, wanted):
-        experts = [dict(zip(d.scores[f"{kind}-s42@{where}"]["names"],
-                            d.scores[f"{kind}-s42@{where}"]["probabilities"]))
-                   for kind in ("spectrogram", "waveform")]
-        return np.array([0.5 * (experts[0][n] + experts[1][n]) for n in wanted])
+        return seed_network(d, where, wanted)
 
-    def within(yy, ss, p, mcc=True):
-        row = {"overall": round(roc_auc(yy, p), 3)}
-        if mcc:
-            row["mcc"] = round(binary_metrics(yy, p, best_threshold(yy, p), seed=0).mcc, 3)
-        for letter in "abef":
-            k = ss == f"training-{letter}"
-            row[letter] = round(roc_auc(yy[k], p[k]), 3)
-        row["mean within"] = round(float(np.mean([row[c] for c in "abef"])), 3)
-        return row
+    within = within_row
 
     tr = np.flatnonzero(train)
     fold = folds(y[tr], subset[tr])

@@ -75,10 +75,10 @@ def load_parts(records, copy: int) -> np.ndarray:
 
 def main() -> int:
     from cycle_profile import folds
-    from feature_expert import development_data, left_out
+    from feature_expert import development_data, left_out, seed_network, within_row
 
     from audiofuse_core.feature_expert import fit_expert, record_features
-    from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
+    from audiofuse_core.metrics import roc_auc
 
     d = development_data()
     y, subset, names, train = d.y, d.subset, d.names, d.train
@@ -106,20 +106,9 @@ def main() -> int:
         return 1.0 / (1.0 + np.exp(-expert.numpy_forward()(held_x)))
 
     def network(where, wanted):
-        experts = [dict(zip(d.scores[f"{kind}-s42@{where}"]["names"],
-                            d.scores[f"{kind}-s42@{where}"]["probabilities"]))
-                   for kind in ("spectrogram", "waveform")]
-        return np.array([0.5 * (experts[0][n] + experts[1][n]) for n in wanted])
+        return seed_network(d, where, wanted)
 
-    def within(yy, ss, p, mcc=True):
-        row = {"overall": round(roc_auc(yy, p), 3)}
-        if mcc:
-            row["mcc"] = round(binary_metrics(yy, p, best_threshold(yy, p), seed=0).mcc, 3)
-        for letter in "abef":
-            k = ss == f"training-{letter}"
-            row[letter] = round(roc_auc(yy[k], p[k]), 3)
-        row["mean within"] = round(float(np.mean([row[c] for c in "abef"])), 3)
-        return row
+    within = within_row
 
     out = RESULTS / "expert-crops.json"
     result = json.loads(out.read_text()) if out.is_file() else {}

@@ -20,7 +20,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from feature_expert import development_data, left_out_network  # noqa: E402
+from feature_expert import (  # noqa: E402
+    development_data,
+    left_out_network,
+    seed_network,
+)
 
 from audiofuse_core.feature_expert import fit_expert, record_features  # noqa: E402
 from audiofuse_core.metrics import roc_auc  # noqa: E402
@@ -63,10 +67,7 @@ def main() -> int:
     cx = record_features(d.circor, "cycle+mel+profile/1", cache_dir=REPO / "runs" / "fx-bench")
 
     def network(where, wanted):
-        experts = [dict(zip(d.scores[f"{k}-s42@{where}"]["names"],
-                            d.scores[f"{k}-s42@{where}"]["probabilities"]))
-                   for k in ("spectrogram", "waveform")]
-        return np.array([0.5 * (experts[0][n] + experts[1][n]) for n in wanted])
+        return seed_network(d, where, wanted)
 
     train, val = np.flatnonzero(d.train), ~d.train
     score(x, d.y, d.subset, train, x[val], network("validation", d.names[val]), d.y[val],

@@ -110,6 +110,33 @@ def unseen_rows(x, train, y, subset, names, c_x, c_y, network_circor) -> dict:
                 x, y, subset, fit, held, 42))}
 
 
+def seed_network(d, where: str, wanted, seed: int = 42) -> np.ndarray:
+    """The bundled recipe's network of ``seed`` (the mean of its two experts' probabilities,
+    bench/results/seed-ensemble-scores.json) for the recordings ``wanted`` at ``where``
+    ("validation" or "circor"); ``d`` is :func:`development_data`'s.
+    """
+    experts = [dict(zip(d.scores[f"{kind}-s{seed}@{where}"]["names"],
+                        d.scores[f"{kind}-s{seed}@{where}"]["probabilities"]))
+               for kind in ("spectrogram", "waveform")]
+    return np.array([0.5 * (experts[0][n] + experts[1][n]) for n in wanted])
+
+
+def within_row(y, subset, p, mcc: bool = True) -> dict:
+    """ROC-AUC overall (and MCC at Youden's threshold), within training-a, -b, -e, -f and their
+    mean.
+    """
+    from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
+
+    row = {"overall": round(roc_auc(y, p), 3)}
+    if mcc:
+        row["mcc"] = round(binary_metrics(y, p, best_threshold(y, p), seed=0).mcc, 3)
+    for letter in "abef":
+        k = subset == f"training-{letter}"
+        row[letter] = round(roc_auc(y[k], p[k]), 3)
+    row["mean within"] = round(float(np.mean([row[c] for c in "abef"])), 3)
+    return row
+
+
 def left_out_network(letter: str, names) -> np.ndarray | None:
     """The mean-of-experts network trained without training-``letter`` (bench/robustness.py
     loso-mean): its probabilities for the recordings ``names``; None when it was not made.
