@@ -38,9 +38,13 @@ def opinions_text(prediction) -> str:
     extra = getattr(prediction, "extra", None) or {}
     if "feature_expert_probability" not in extra:
         return ""
-    return (f"It averages the recording's sound, window by window "
-            f"({extra['network_probability']:.2f}), and its heart-cycle figures "
-            f"({extra['feature_expert_probability']:.2f}).")
+    opinions = (f"the recording's sound, window by window "
+                f"({extra['network_probability']:.2f}), and its heart-cycle figures "
+                f"({extra['feature_expert_probability']:.2f})")
+    if "mean_probability" in extra:
+        return (f"It combines {opinions}: their mean, {extra['mean_probability']:.2f}, "
+                "recalibrated on the validation recordings.")
+    return f"It averages {opinions}."
 
 
 class ProbabilityBar(QWidget):

@@ -131,11 +131,13 @@ def combine_experts(experts: Sequence[str | Path], records: Sequence[Record],
                        "temperature-scaled probabilities, each branch weighted one half, "
                        "scaled once more)",
         "training": training,
-        "members": [{"file": p.name, "kind": m.get("kind"), "version": m.get("version"),
+        "members": [{"file": p.name, "kind": k, "version": m.get("version"),
                      "seed": (m.get("training") or {}).get("seed"), "temperature": t,
+                     "epochs": (m.get("training") or {}).get("epochs"),
+                     "best_epoch": m.get("best_epoch"),
                      "validation_roc_auc": (m.get("validation") or {})
                      .get("overall", {}).get("roc_auc")}
-                    for p, m, t in zip(paths, metas, temperatures)],
+                    for p, m, t, k in zip(paths, metas, temperatures, kinds, strict=True)],
         "validation": calibration.validation,
         "history": [],
         "best_epoch": None,

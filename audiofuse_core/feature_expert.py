@@ -221,7 +221,13 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
     whose logits are averaged. Raises an AudioFuseError, writing nothing, when they are missing,
     the model has no recorded split or already carries an expert, or ``out`` exists.
     """
-    from .metrics import best_threshold, binary_metrics, expected_calibration_error
+    from .metrics import (
+        best_threshold,
+        binary_metrics,
+        expected_calibration_error,
+        fit_platt,
+        platt,
+    )
     from .models import build_model, copy_weights, load_model, save_model
     from .training import _project_version, _validation_windows, fit_temperature, load_signals
 
@@ -283,7 +289,16 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
     temperature = float(base.metadata.get("temperature", 1.0))
     p_network = np.array([np.mean(1.0 / (1.0 + np.exp(-logits[owner == i] / temperature)))
                           for i in range(len(val_records))])
-    combined = (1.0 - weight) * p_network + weight * p_feature
+    mean = (1.0 - weight) * p_network + weight * p_feature
+    # the mean of two calibrated opinions is not calibrated itself (it leans to the middle):
+    # one last Platt scaling, fitted on the same recordings, when it keeps the order
+    slope, intercept = fit_platt(y_val, mean)
+    final_calibration = None
+    combined = mean
+    if slope > 0:
+        combined = platt(mean, slope, intercept)
+        final_calibration = {"slope": slope, "intercept": intercept,
+                             "ece_before": expected_calibration_error(y_val, mean)}
     threshold = best_threshold(y_val, combined)
     subsets = np.array([r.subset for r in val_records])
 
@@ -314,7 +329,9 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
                     "validation": base.metadata.get("validation")},
         "aggregation": f"{1 - weight:g} x the network's probability (the mean over the "
                        f"recording's windows) + {weight:g} x the feature expert's (the whole "
-                       "recording's heart-cycle figures)",
+                       "recording's heart-cycle figures)"
+                       + (", recalibrated (Platt scaling)" if final_calibration else ""),
+        "final_calibration": final_calibration,
         "validation": validation,
         "training_seconds": float(base.metadata.get("training_seconds") or 0.0)
         + trained_seconds,

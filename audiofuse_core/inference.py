@@ -21,6 +21,7 @@ from .audio import Audio, load_audio, prepare_samples
 from .errors import ModelError
 from .features import model_windows, prepare_signal
 from .heartcycle import HeartCycles
+from .metrics import platt
 from .presets import Preset
 from .quality import QualityReport, analyse_recording
 from .resources import default_model_path
@@ -183,6 +184,10 @@ class Classifier:
                      "feature_expert_probability": round(expert, 6),
                      "window_threshold": float(window_threshold if window_threshold is not None
                                                else self.threshold)}
+            final = self.metadata.get("final_calibration")
+            if final:
+                extra["mean_probability"] = round(probability, 6)
+                probability = float(platt(probability, final["slope"], final["intercept"]))
         label = "abnormal" if probability >= self.threshold else "normal"
         if self.quality_gate and not quality.ok:
             label = POOR_QUALITY

@@ -152,5 +152,36 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray,
     return float(total)
 
 
+def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """Platt scaling of probabilities: the (slope, intercept) minimising the log loss of
+    sigmoid(slope * logit(p) + intercept), by Newton's method (a faint ridge keeps it finite
+    when the classes separate).
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    z = _logit(probabilities)
+    x = np.stack([z, np.ones_like(z)], axis=1)
+    w = np.array([1.0, 0.0])
+    for _ in range(100):
+        q = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -500, 500)))
+        gradient = x.T @ (q - y) + 1e-3 * w
+        hessian = (x * (q * (1 - q))[:, None]).T @ x + 1e-3 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(w[0]), float(w[1])
+
+
+def platt(probabilities: np.ndarray | float, slope: float, intercept: float) -> np.ndarray:
+    """sigmoid(slope * logit(p) + intercept), elementwise."""
+    u = slope * _logit(probabilities) + intercept
+    return 1.0 / (1.0 + np.exp(-np.clip(u, -500, 500)))
+
+
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
 def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")

@@ -55,7 +55,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
     lines.append(f"- Intended use: {use}")
     lines.append(f"- Decision threshold: {fmt(meta.get('threshold'))} "
                  f"({meta.get('threshold_rule', 'not documented')})")
-    if expert:
+    final = meta.get("final_calibration") or {}
+    if expert and final:
+        lines.append(f"- Calibration: the network's temperature {fmt(meta.get('temperature'), 2)}"
+                     f" and the feature expert's {fmt(expert.get('temperature'), 2)}, then the "
+                     f"mean recalibrated (Platt scaling: slope {fmt(final.get('slope'), 2)}, "
+                     f"intercept {fmt(final.get('intercept'), 2)}), all fitted on the validation"
+                     " recordings; expected calibration error "
+                     f"{fmt(final.get('ece_before'))} before the last step, "
+                     f"{fmt(validation.get('ece_after_calibration'))} after")
+    elif expert:
         lines.append(f"- Calibration: the network's temperature {fmt(meta.get('temperature'), 2)}"
                      f" and the feature expert's {fmt(expert.get('temperature'), 2)}, each fitted "
                      "on the validation recordings; expected calibration error of the mean "
@@ -77,8 +86,14 @@ def render_model_card(meta: dict[str, Any]) -> str:
         seed = training.get("seed")
         seed = (f"Seeds {', '.join(str(s) for s in seed)}" if isinstance(seed, list)
                 else f"Seed {seed}")
-        lines.append(f"- {seed}, {training.get('epochs')} epochs at most "
-                     f"(best: {meta.get('best_epoch') if not mean_rule else 'see each expert'}), "
+        budget = (f"{training.get('epochs')} epochs at most "
+                  f"(best: {meta.get('best_epoch') if not mean_rule else 'see each expert'})")
+        members = meta.get("members") or []
+        if mean_rule and members and all(m.get("epochs") for m in members):
+            budget = " and ".join(f"the {m.get('kind')} expert at most {m['epochs']} epoch"
+                                  f"{'' if m['epochs'] == 1 else 's'} (best "
+                                  f"{m.get('best_epoch')})" for m in members)
+        lines.append(f"- {seed}, {budget}, "
                      f"batch {training.get('batch_size')}, "
                      f"AdamW lr {training.get('learning_rate')}, weight decay "
                      f"{training.get('weight_decay')}, class weighting "

@@ -52,9 +52,8 @@ def validation_scores(model: Path) -> dict:
     return data
 
 
-def out_of_fold(y: np.ndarray, p: np.ndarray, subset: np.ndarray, seed: int) -> dict:
-    from audiofuse_core.metrics import best_threshold, binary_metrics
-
+def five_folds(y: np.ndarray, subset: np.ndarray, seed: int) -> np.ndarray:
+    """Each recording's fold (0-4), stratified by subset and label; one cutting per seed."""
     rng = np.random.default_rng(seed)
     fold = np.zeros(len(y), int)
     for s in np.unique(subset):
@@ -62,6 +61,13 @@ def out_of_fold(y: np.ndarray, p: np.ndarray, subset: np.ndarray, seed: int) -> 
             idx = np.flatnonzero((subset == s) & (y == label))
             rng.shuffle(idx)
             fold[idx] = (np.arange(len(idx)) + rng.integers(5)) % 5
+    return fold
+
+
+def out_of_fold(y: np.ndarray, p: np.ndarray, subset: np.ndarray, seed: int) -> dict:
+    from audiofuse_core.metrics import best_threshold, binary_metrics
+
+    fold = five_folds(y, subset, seed)
     predicted = np.zeros(len(y), int)
     for k in range(5):
         at = best_threshold(y[fold != k], p[fold != k])

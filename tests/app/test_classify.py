@@ -162,3 +162,9 @@ def test_a_model_with_a_heart_cycle_expert_says_how_its_probability_was_formed(
     assert "heart-cycle figures (0.69)" in panel.summary.text()
     assert "heart-cycle figures (0.69); 2 windows of 5 s." in prediction_html(both)
     assert "(mean of 2 windows of 5 s)." in prediction_html(prediction({}))
+    # a model whose mean is recalibrated says so, and gives the mean before it
+    recalibrated = prediction({"network_probability": 0.55, "feature_expert_probability": 0.69,
+                               "mean_probability": 0.62})
+    panel.show_prediction(recalibrated)
+    assert "their mean, 0.62, recalibrated" in panel.summary.text()
+    assert "recalibrated on the validation recordings; 2 windows" in prediction_html(recalibrated)

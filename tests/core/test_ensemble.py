@@ -80,7 +80,13 @@ def test_combine_builds_a_calibrated_model_with_its_card(tmp_path, experts):
     assert meta["validation"]["overall"]["n"] == len(validation)
     assert 0.0 < meta["threshold"] < 1.0 and meta["temperature"] > 0
     assert meta["training"]["fusion_rule"] == "mean"
-    assert "the mean of the calibrated probabilities" in render_model_card(meta)
+    card = render_model_card(meta)
+    assert "the mean of the calibrated probabilities" in card
+    # each expert's own budget and best epoch: the experts may have been trained for different
+    # numbers of epochs
+    assert [(m["kind"], m["epochs"]) for m in meta["members"]] == [("spectrogram", 1),
+                                                                   ("waveform", 1)]
+    assert "the spectrogram expert at most 1 epoch (best 1) and the waveform expert" in card
     with pytest.raises(ModelError, match="exists already"):
         combine_experts([spec, wave], records, out)
     with pytest.raises(TrainingError, match="not trained from scratch"):

@@ -26,6 +26,7 @@ from audiofuse_core.feature_expert import (  # noqa: E402
     subset_balanced_weights,
 )
 from audiofuse_core.inference import Classifier  # noqa: E402
+from audiofuse_core.metrics import platt  # noqa: E402
 from audiofuse_core.models import build_model, load_model  # noqa: E402
 from audiofuse_core.training import train  # noqa: E402
 from tests.core.test_training import REPO, _config  # noqa: E402
@@ -140,6 +141,13 @@ def test_prediction_is_the_weighted_mean_of_the_network_and_the_expert(trained, 
     weight = both.metadata["feature_expert"]["weight"]
     expected = ((1 - weight) * extra["network_probability"]
                 + weight * extra["feature_expert_probability"])
+    final = both.metadata["final_calibration"]
+    if final is None:  # the mean's order was not kept by any positive slope: used as it is
+        assert "mean_probability" not in extra
+    else:  # the mean, then the last Platt scaling fitted on the validation recordings
+        assert extra["mean_probability"] == pytest.approx(expected, abs=1e-5)
+        expected = float(platt(expected, final["slope"], final["intercept"]))
+        assert final["slope"] > 0
     assert prediction.probability == pytest.approx(expected, abs=1e-5)
     assert prediction.threshold == pytest.approx(both.metadata["threshold"])
     assert extra["window_threshold"] == pytest.approx(both.metadata["network"]["threshold"])

@@ -12,6 +12,8 @@ from audiofuse_core.metrics import (
     best_threshold,
     binary_metrics,
     expected_calibration_error,
+    fit_platt,
+    platt,
     roc_auc,
     roc_curve,
 )
@@ -61,3 +63,22 @@ def test_ece():
     labels = np.array([1, 0] * 50)
     assert expected_calibration_error(labels, np.full(100, 0.5)) == pytest.approx(0.0)
     assert expected_calibration_error(labels, np.full(100, 0.95)) == pytest.approx(0.45)
+
+
+def test_platt_scaling_recovers_the_map_that_made_the_labels():
+    """Labels drawn with P(abnormal) = sigmoid(2 logit(p) - 0.8): the fit finds slope 2 and
+    intercept -0.8, and the recalibrated probabilities are better calibrated than p.
+    """
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.02, 0.98, 20000)
+    truth = platt(p, 2.0, -0.8)
+    labels = (rng.uniform(size=p.size) < truth).astype(int)
+    slope, intercept = fit_platt(labels, p)
+    assert slope == pytest.approx(2.0, abs=0.1) and intercept == pytest.approx(-0.8, abs=0.1)
+    assert expected_calibration_error(labels, platt(p, slope, intercept)) < 0.02
+    assert expected_calibration_error(labels, p) > 0.05
+    # the identity map leaves probabilities alone; the map keeps their order
+    np.testing.assert_allclose(platt(p, 1.0, 0.0), p, rtol=1e-9)
+    assert np.all(np.diff(platt(np.sort(p), slope, intercept)) > 0)
+    # classes that separate perfectly still give a finite fit
+    assert all(map(math.isfinite, fit_platt(np.array([0, 0, 1, 1]), np.array([.1, .2, .8, .9]))))
