@@ -21,7 +21,13 @@ from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, 
 from audiofuse_core import __version__
 
 from .colours import ABNORMAL, NORMAL, REFUSED
-from .result_panel import DISCLAIMER, opinions_text, quality_reason, verdict_of
+from .result_panel import (
+    DISCLAIMER,
+    opinions_text,
+    probability_text,
+    quality_reason,
+    verdict_of,
+)
 
 RESOLUTION_DPI = 300
 CSS_DPI = 96  # the unit of sizes in Qt's rich text
@@ -97,7 +103,8 @@ def _result_html(prediction) -> str:
         opinions = opinions_text(prediction)
         how = (f". {html.escape(opinions[:-1])}; {windows}." if opinions
                else f" (mean of {windows}).")
-        parts.append(f"<p>Probability of abnormal <b>{prediction.probability:.2f}</b>, {side} "
+        parts.append(f"<p>Probability of abnormal <b>{probability_text(prediction.probability)}"
+                     f"</b>, {side} "
                      f"the model's threshold of {prediction.threshold:.2f}{how}</p>")
     else:
         reason = quality_reason(prediction) or "The recording is not good enough to classify."

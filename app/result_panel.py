@@ -33,6 +33,17 @@ def quality_reason(prediction) -> str | None:
     return reason or None
 
 
+def probability_text(probability: float) -> str:
+    """The probability with two decimals, but never a certainty the model does not have:
+    "above 0.99" rather than 1.00, "below 0.01" rather than 0.00.
+    """
+    if probability >= 0.995:
+        return "above 0.99"
+    if probability < 0.005:
+        return "below 0.01"
+    return f"{probability:.2f}"
+
+
 def opinions_text(prediction) -> str:
     """How the probability was formed when the model carries a heart-cycle expert, else ""."""
     extra = getattr(prediction, "extra", None) or {}
@@ -184,7 +195,8 @@ class ResultPanel(QWidget):
             side = "at or above" if prediction.probability >= prediction.threshold else "below"
             opinions = opinions_text(prediction)
             self.summary.setText(
-                f"Probability of abnormal {prediction.probability:.2f}, {side} the model's "
+                f"Probability of abnormal {probability_text(prediction.probability)}, {side} "
+                f"the model's "
                 f"threshold of {prediction.threshold:.2f}." + (f" {opinions}" if opinions else ""))
             self.summary.setStyleSheet("color: #111827;")
             self.bar.set_value(prediction.probability, prediction.threshold, colour)

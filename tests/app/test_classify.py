@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, QThread, QTimer
 
-from app.result_panel import DISCLAIMER
+from app.result_panel import DISCLAIMER, probability_text
 
 from .conftest import MODEL_TIMEOUT_MS, RESULT_TIMEOUT_MS, open_and_classify
 
@@ -28,7 +28,7 @@ def test_result_panel_shows_the_answer_and_its_context(qtbot, window, abnormal_w
     assert panel.fields["rate"].text() == "analysed at 2000 Hz (file 2000 Hz)"
     assert panel.disclaimer.text() == DISCLAIMER == "Decision support only: not a diagnosis."
     if prediction.label in ("normal", "abnormal"):
-        assert f"{prediction.probability:.2f}" in panel.summary.text()
+        assert probability_text(prediction.probability) in panel.summary.text()
         assert f"threshold of {prediction.threshold:.2f}" in panel.summary.text()
         assert panel.bar.isVisible() and panel.bar.probability == prediction.probability
         assert panel.bar.threshold == prediction.threshold == 0.5
@@ -155,6 +155,9 @@ def test_a_model_with_a_heart_cycle_expert_says_how_its_probability_was_formed(
 
     both = prediction({"network_probability": 0.55, "feature_expert_probability": 0.69})
     assert opinions_text(prediction({})) == ""
+    # never a certainty the model does not have
+    assert [probability_text(p) for p in (0.997, 0.995, 0.994, 0.5, 0.005, 1.2e-5)] == [
+        "above 0.99", "above 0.99", "0.99", "0.50", "0.01", "below 0.01"]
     panel = ResultPanel()
     qtbot.addWidget(panel)
     panel.show_prediction(both)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from app.batch_results import CANCELLED, DONE, FAILED
 from app.batch_table import COLUMNS
+from app.result_panel import probability_text
 
 from . import pdf_text
 from .conftest import RESULT_TIMEOUT_MS
@@ -336,7 +337,7 @@ def test_the_pdf_report_is_one_page_with_what_was_typed(qtbot, window, examples,
     prediction = window.result_panel.prediction
     info = window.runner.model_info
     for expected in ("AudioFuse heart-sound report", path.name, "Abnormal",
-                     f"Probability of abnormal {prediction.probability:.2f}",
+                     f"Probability of abnormal {probability_text(prediction.probability)}",
                      f"threshold of {prediction.threshold:.2f}",
                      f"{info.name}, version {info.version}",
                      "Decision support only: not a diagnosis."):
