@@ -9,6 +9,11 @@
 Usage:
   .venv/bin/python bench/robustness.py loso --subsets a b e f [--epochs 12]
   .venv/bin/python bench/robustness.py loso-mean --subsets a b e f   (after loso)
+  With the bundled default's ViT budget (24 epochs, patience 6; no learned head), files tagged
+  "-e24" (runs/loso-e24-f-*.keras, bench/results/loso-e24-f.json, loso-mean-e24-f.json):
+  .venv/bin/python bench/robustness.py loso --subsets f --vit-epochs 24 --vit-patience 6 \
+      --tag=-e24 --no-head
+  .venv/bin/python bench/robustness.py loso-mean --subsets f --tag=-e24
   .venv/bin/python bench/robustness.py circor
 Results are written as JSON under bench/results/ and summarised as Markdown on stdout.
 Each leave-one-out run is a full training run (tens of minutes on a 2-core CPU); it resumes if
@@ -28,7 +33,8 @@ SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "bench" / "results"
 
 
-def loso(subsets: list[str], epochs: int, seed: int) -> None:
+def loso(subsets: list[str], epochs: int, seed: int, *, vit_epochs: int | None = None,
+         vit_patience: int = 4, tag: str = "", head: bool = True) -> None:
     from audiofuse_core.datasets import scan
     from audiofuse_core.evaluation import evaluate
     from audiofuse_core.training import TrainConfig, train
@@ -38,12 +44,13 @@ def loso(subsets: list[str], epochs: int, seed: int) -> None:
     rows = []
     for letter in subsets:
         held = f"training-{letter}"
-        summary = RESULTS / f"loso-{letter}.json"
+        summary = RESULTS / f"loso{tag}-{letter}.json"
         if not summary.is_file():
             kept = [r for r in records if r.subset != held]
             paths = {}
-            for kind in ("spectrogram", "waveform", "fusion"):  # bench/train_models.sh's recipe
-                out = REPO / "runs" / f"loso-{letter}-{kind}.keras"  # models stay out of git
+            kinds = ("spectrogram", "waveform", "fusion") if head else ("spectrogram", "waveform")
+            for kind in kinds:  # bench/train_models.sh's recipe
+                out = REPO / "runs" / f"loso{tag}-{letter}-{kind}.keras"  # models stay out of git
                 paths[kind] = out
                 if out.is_file():
                     continue
@@ -51,29 +58,34 @@ def loso(subsets: list[str], epochs: int, seed: int) -> None:
                 extra = dict(epochs=epochs, patience=4) if kind != "fusion" else dict(
                     epochs=6, patience=3, freeze_branches=True,
                     branch_models=[str(paths["spectrogram"]), str(paths["waveform"])])
+                if kind == "spectrogram" and vit_epochs:
+                    extra = dict(epochs=vit_epochs, patience=vit_patience)
                 config = TrainConfig(out=str(out), kind=kind, seed=seed, cache_dir=".cache",
                                      windows_per_record=3,
                                      resume=(run_dir / "state.json").is_file(), **extra)
                 train(config, kept)
             held_records = [r for r in records if r.subset == held]
             reports = {kind: evaluate(path, held_records).overall for kind, path in paths.items()}
-            summary.write_text(json.dumps({"held_out": held, "overall": reports["fusion"],
-                                           "models": reports}))
+            summary.write_text(json.dumps({"held_out": held, "models": reports,
+                                           "overall": reports.get("fusion")}))
         data = json.loads(summary.read_text())
         rows.append(data)
     print("| subset left out | n (abnormal) | fusion ROC-AUC [95 % CI] | sensitivity | specificity "
           "| waveform CNN | spectrogram ViT |")
     print("|---|---|---|---|---|---|---|")
     for data in rows:
-        m, models = data["overall"], data.get("models", {})
+        models = data.get("models", {})
+        m = data["overall"] or models["waveform"]  # n and n_abnormal; no head: no fusion row
+        fusion = (f"{m['roc_auc']:.3f} [{m['roc_auc_low']:.3f}, {m['roc_auc_high']:.3f}] | "
+                  f"{m['sensitivity']:.3f} | {m['specificity']:.3f}" if data["overall"]
+                  else "- | - | -")
         others = [f"{models[k]['roc_auc']:.3f}" if k in models else "-"
                   for k in ("waveform", "spectrogram")]
-        print(f"| {data['held_out']} | {m['n']} ({m['n_abnormal']}) | {m['roc_auc']:.3f} "
-              f"[{m['roc_auc_low']:.3f}, {m['roc_auc_high']:.3f}] | {m['sensitivity']:.3f} | "
-              f"{m['specificity']:.3f} | {' | '.join(others)} |")
+        print(f"| {data['held_out']} | {m['n']} ({m['n_abnormal']}) | {fusion} | "
+              f"{' | '.join(others)} |")
 
 
-def loso_mean(subsets: list[str]) -> None:
+def loso_mean(subsets: list[str], tag: str = "") -> None:
     """The mean-of-experts fusion (audiofuse combine) of each leave-one-out run's two experts,
     scored on the left-out subset; the experts must be in runs/ (from ``loso``).
     """
@@ -87,14 +99,14 @@ def loso_mean(subsets: list[str]) -> None:
     print("|---|---|---|---|---|")
     for letter in subsets:
         held = f"training-{letter}"
-        summary = RESULTS / f"loso-mean-{letter}.json"
-        experts = [REPO / "runs" / f"loso-{letter}-{kind}.keras"
+        summary = RESULTS / f"loso-mean{tag}-{letter}.json"
+        experts = [REPO / "runs" / f"loso{tag}-{letter}-{kind}.keras"
                    for kind in ("spectrogram", "waveform")]
         if not summary.is_file():
             if not all(path.is_file() for path in experts):
                 print(f"| {held} | experts not in runs/ | | | |")
                 continue
-            out = REPO / "runs" / f"loso-{letter}-mean.keras"
+            out = REPO / "runs" / f"loso{tag}-{letter}-mean.keras"
             if not out.is_file():
                 combine_experts(experts, [r for r in records if r.subset != held], out,
                                 cache_dir=REPO / ".cache")
@@ -134,14 +146,21 @@ def main() -> int:
     p.add_argument("--subsets", nargs="+", default=["a", "b", "e", "f"])
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--vit-epochs", type=int, default=None,
+                   help="the spectrogram ViT's budget, when not --epochs")
+    p.add_argument("--vit-patience", type=int, default=4)
+    p.add_argument("--tag", default="", help="added to every file name, e.g. -e24")
+    p.add_argument("--no-head", action="store_true", help="skip the learned-head fusion")
     p = sub.add_parser("loso-mean")
     p.add_argument("--subsets", nargs="+", default=["a", "b", "e", "f"])
+    p.add_argument("--tag", default="")
     sub.add_parser("circor")
     args = parser.parse_args()
     if args.what == "loso":
-        loso(args.subsets, args.epochs, args.seed)
+        loso(args.subsets, args.epochs, args.seed, vit_epochs=args.vit_epochs,
+             vit_patience=args.vit_patience, tag=args.tag, head=not args.no_head)
     elif args.what == "loso-mean":
-        loso_mean(args.subsets)
+        loso_mean(args.subsets, args.tag)
     else:
         circor()
     return 0
