@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .colours import ABNORMAL, ERROR, NORMAL, REFUSED
@@ -58,6 +58,14 @@ def opinions_text(prediction) -> str:
     return f"It averages {opinions}."
 
 
+def label_left(mark: float, width: float, free_from: float, free_to: float,
+               gap: float = 6.0) -> float:
+    """Where a label ``width`` wide starts: centred under ``mark``, but kept inside
+    [``free_from`` + gap, ``free_to`` - gap] (clear of the bar's "0" and "1").
+    """
+    return min(max(mark - width / 2, free_from + gap), free_to - gap - width)
+
+
 class ProbabilityBar(QWidget):
     """A 0-1 bar filled to the probability, with the threshold marked."""
 
@@ -66,11 +74,11 @@ class ProbabilityBar(QWidget):
         self.probability: float | None = None
         self.threshold = 0.5
         self.colour = QColor(REFUSED)
-        self.setMinimumHeight(34)
+        self.setMinimumHeight(37)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(240, 34)
+        return QSize(240, 37)
 
     def set_value(self, probability: float | None, threshold: float, colour: str) -> None:
         self.probability = probability
@@ -92,17 +100,22 @@ class ProbabilityBar(QWidget):
             painter.drawRoundedRect(filled, 3, 3)
         x = bar.left() + bar.width() * self.threshold
         painter.setPen(QPen(QColor("#111827"), 2))
-        painter.drawLine(int(x), int(bar.top()) - 3, int(x), int(bar.bottom()) + 3)
+        painter.drawLine(int(x), int(bar.top()) - 3, int(x), int(bar.bottom()) + 2)
         font = painter.font()
         font.setPointSizeF(max(font.pointSizeF() * 0.8, 7))
         painter.setFont(font)
         painter.setPen(QColor("#374151"))
-        painter.drawText(QRectF(bar.left(), bar.bottom() + 1, 40, 13),
+        painter.drawText(QRectF(bar.left(), bar.bottom() + 3, 40, 13),
                          Qt.AlignmentFlag.AlignLeft, "0")
-        painter.drawText(QRectF(bar.right() - 40, bar.bottom() + 1, 40, 13),
+        painter.drawText(QRectF(bar.right() - 40, bar.bottom() + 3, 40, 13),
                          Qt.AlignmentFlag.AlignRight, "1")
-        painter.drawText(QRectF(x - 60, bar.bottom() + 1, 120, 13),
-                         Qt.AlignmentFlag.AlignHCenter, f"threshold {self.threshold:.2f}")
+        label = f"threshold {self.threshold:.2f}"
+        metrics = QFontMetricsF(font)
+        width = metrics.horizontalAdvance(label)
+        left = label_left(x, width, bar.left() + metrics.horizontalAdvance("0"),
+                          bar.right() - metrics.horizontalAdvance("1"))
+        painter.drawText(QRectF(left, bar.bottom() + 3, width + 1, 13),
+                         Qt.AlignmentFlag.AlignLeft, label)
         painter.end()
 
 

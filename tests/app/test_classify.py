@@ -171,3 +171,13 @@ def test_a_model_with_a_heart_cycle_expert_says_how_its_probability_was_formed(
     panel.show_prediction(recalibrated)
     assert "their mean, 0.62, recalibrated" in panel.summary.text()
     assert "recalibrated on the validation recordings; 2 windows" in prediction_html(recalibrated)
+
+
+def test_the_threshold_label_stays_clear_of_the_bar_ends():
+    from app.result_panel import label_left
+
+    # a threshold near 0 or 1 must not print over the "0" and "1" under the bar's ends
+    width = 80.0
+    assert label_left(120.0, width, free_from=10.0, free_to=230.0) == 80.0  # centred
+    assert label_left(12.0, width, free_from=10.0, free_to=230.0) == 16.0  # pushed right
+    assert label_left(228.0, width, free_from=10.0, free_to=230.0) == 230.0 - 6.0 - width
