@@ -33,6 +33,22 @@ def window_tiles(starts: np.ndarray, window_seconds: float,
     return left, right
 
 
+def strip_tooltip(window_seconds: float, threshold: float, *, refused: bool,
+                  network_only: bool) -> str:
+    """What the strip shows, in words, for its tooltip."""
+    text = (f"Each tile: the probability of abnormal for the {window_seconds:g} s window "
+            "centred nearest to that moment")
+    if network_only:
+        text += (", from the recording's sound alone (the network). The dashed line is the "
+                 f"network's own threshold, {threshold:.2f}; the answer on the right also "
+                 "weighs the whole recording's heart-cycle figures and has its own threshold.")
+    else:
+        text += f". The dashed line is the model's threshold, {threshold:.2f}."
+    if refused:
+        text += " Grey: the recording was refused for its quality; for audit only."
+    return text
+
+
 class ProbabilityStrip(pg.PlotItem):
     """Per-window probability of "abnormal", 0 to 1, with the decision threshold."""
 
@@ -58,7 +74,13 @@ class ProbabilityStrip(pg.PlotItem):
         return int(len(self._probabilities))
 
     def set_windows(self, starts: np.ndarray, window_seconds: float, probabilities: np.ndarray,
-                    threshold: float, duration: float, *, refused: bool = False) -> None:
+                    threshold: float, duration: float, *, refused: bool = False,
+                    network_only: bool = False) -> None:
+        """Draw one tile per window. ``network_only``: the windows are the network's half of a
+        model that also weighs the whole recording's heart-cycle figures, so ``threshold`` is
+        the network's own, not the one the recording's answer is judged against (the tooltip
+        says so).
+        """
         self.clear_windows()
         self._left, self._right = window_tiles(starts, window_seconds, duration)
         self._probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -75,6 +97,8 @@ class ProbabilityStrip(pg.PlotItem):
         self.threshold_line.setVisible(True)
         self.getAxis("left").setTicks([[(0.0, "0"), (threshold, f"{threshold:.2f}"),
                                         (1.0, "1")]])
+        self.setToolTip(strip_tooltip(window_seconds, threshold, refused=refused,
+                                      network_only=network_only))
 
     def clear_windows(self) -> None:
         if self.bars is not None:
@@ -82,6 +106,7 @@ class ProbabilityStrip(pg.PlotItem):
             self.bars = None
         self.threshold_line.setVisible(False)
         self.getAxis("left").setTicks(None)
+        self.setToolTip("")
         self._probabilities = np.zeros(0)
         self._left = self._right = np.zeros(0)
 

@@ -215,7 +215,8 @@ class RecordingView(QWidget):
                                prediction.window_probabilities,
                                extra.get("window_threshold", prediction.threshold),
                                self.data.duration,
-                               refused=prediction.label not in ("normal", "abnormal"))
+                               refused=prediction.label not in ("normal", "abnormal"),
+                               network_only="window_threshold" in extra)
         self.waveform.set_cycles(getattr(prediction, "cycles", None))
 
     def set_markers_visible(self, visible: bool) -> None:

@@ -54,6 +54,12 @@ def test_strip_has_one_tile_per_window_under_the_waveform(qtbot, window, abnorma
     assert wave_rect.bottom() <= strip_rect.top() and strip_rect.bottom() <= spec_rect.top()
     assert wave_rect.left() == strip_rect.left() == spec_rect.left()
     assert wave_rect.width() == strip_rect.width() == spec_rect.width()
+    # its tooltip says what a tile is and whose threshold the dashed line is
+    tip = view.strip.toolTip()
+    assert f"{prediction.window_seconds:g} s window" in tip
+    threshold = (prediction.extra or {}).get("window_threshold", prediction.threshold)
+    assert f"threshold, {threshold:.2f}" in tip
+    assert ("network's own threshold" in tip) == ("window_threshold" in (prediction.extra or {}))
 
 
 def test_model_loads_after_the_window_is_shown_and_the_gui_never_waits(
@@ -181,3 +187,13 @@ def test_the_threshold_label_stays_clear_of_the_bar_ends():
     assert label_left(120.0, width, free_from=10.0, free_to=230.0) == 80.0  # centred
     assert label_left(12.0, width, free_from=10.0, free_to=230.0) == 16.0  # pushed right
     assert label_left(228.0, width, free_from=10.0, free_to=230.0) == 230.0 - 6.0 - width
+
+
+def test_the_strip_says_whose_threshold_its_dashed_line_is():
+    from app.probability_strip import strip_tooltip
+
+    with_expert = strip_tooltip(5.0, 0.52, refused=False, network_only=True)
+    assert "5 s window" in with_expert and "network's own threshold, 0.52" in with_expert
+    assert "heart-cycle figures" in with_expert and "Grey" not in with_expert
+    alone = strip_tooltip(5.0, 0.4, refused=True, network_only=False)
+    assert "model's threshold, 0.40" in alone and "refused for its quality" in alone
