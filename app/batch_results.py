@@ -11,6 +11,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from audiofuse_core.inference import unfamiliar_notice
+
 WAITING = "waiting"
 CLASSIFYING = "classifying…"
 DONE = "done"
@@ -18,7 +20,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 CSV_COLUMNS = ("file", "path", "duration_s", "result", "probability_abnormal", "threshold",
-               "heart_rate_bpm", "status", "reason", "model", "model_version")
+               "heart_rate_bpm", "status", "reason", "model", "model_version", "note")
 
 
 @dataclass
@@ -33,6 +35,7 @@ class BatchRow:
     threshold: float | None = None
     heart_rate_bpm: float | None = None
     reason: str = ""
+    note: str = ""  # the recording is unlike the model's training recordings
     model: str = ""
     model_version: str = ""
     request_id: int | None = None
@@ -53,7 +56,11 @@ class BatchRow:
 
     @property
     def status_text(self) -> str:
-        return f"{FAILED}: {self.reason}" if self.status == FAILED and self.reason else self.status
+        if self.status == FAILED and self.reason:
+            return f"{FAILED}: {self.reason}"
+        if self.status == DONE and self.note:
+            return f"{DONE}: unlike the training recordings"
+        return self.status
 
     def set_prediction(self, prediction) -> None:
         self.prediction = prediction
@@ -65,6 +72,7 @@ class BatchRow:
         self.heart_rate_bpm = getattr(prediction, "heart_rate_bpm", None)
         quality = getattr(prediction, "quality", None)
         self.reason = getattr(quality, "reason", "") if prediction.label == "poor-quality" else ""
+        self.note = unfamiliar_notice(prediction) or ""
         self.model = prediction.model_name
         self.model_version = prediction.model_version
 
@@ -82,6 +90,7 @@ class BatchRow:
             "threshold": number(self.threshold, 6),
             "heart_rate_bpm": number(self.heart_rate_bpm, 1), "status": self.status,
             "reason": self.reason, "model": self.model, "model_version": self.model_version,
+            "note": self.note,
         }
 
 

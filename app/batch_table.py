@@ -85,8 +85,8 @@ class BatchModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 0:
                 return str(row.path)
-            if column == 4 and row.reason:
-                return row.reason
+            if column == 4 and (row.reason or row.note):
+                return row.reason or row.note
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 2 and row.label in _RESULT_COLOURS:
                 return QColor(_RESULT_COLOURS[row.label])

@@ -19,6 +19,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QUrl
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QTextDocument
 
 from audiofuse_core import __version__
+from audiofuse_core.inference import unfamiliar_notice
 
 from .colours import ABNORMAL, NORMAL, REFUSED
 from .result_panel import (
@@ -106,6 +107,9 @@ def _result_html(prediction) -> str:
         parts.append(f"<p>Probability of abnormal <b>{probability_text(prediction.probability)}"
                      f"</b>, {side} "
                      f"the model's threshold of {prediction.threshold:.2f}{how}</p>")
+        notice = unfamiliar_notice(prediction)
+        if notice:
+            parts.append(f'<p style="color:#78350f;"><b>Note.</b> {html.escape(notice)}</p>')
     else:
         reason = quality_reason(prediction) or "The recording is not good enough to classify."
         parts.append(f"<p>{html.escape(reason)} No normal/abnormal answer is given.</p>")

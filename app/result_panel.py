@@ -16,6 +16,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from audiofuse_core.inference import unfamiliar_notice
+
 from .colours import ABNORMAL, ERROR, NORMAL, REFUSED
 
 DISCLAIMER = "Decision support only: not a diagnosis."
@@ -138,6 +140,14 @@ class ResultPanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.bar = ProbabilityBar()
+        # the recording is unlike the model's training recordings: the answer is less reliable
+        self.notice = QLabel()
+        self.notice.setObjectName("unfamiliar")
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setStyleSheet("color: #78350f; background: #fef3c7; border: 1px solid "
+                                  "#f59e0b; border-radius: 3px; padding: 4px;")
+        self.notice.setVisible(False)
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         self.fields: dict[str, QLabel] = {}
@@ -159,6 +169,7 @@ class ResultPanel(QWidget):
         layout.addWidget(self.verdict)
         layout.addWidget(self.summary)
         layout.addWidget(self.bar)
+        layout.addWidget(self.notice)
         layout.addSpacing(6)
         layout.addLayout(self.details)
         layout.addStretch(1)
@@ -175,6 +186,7 @@ class ResultPanel(QWidget):
         self.summary.setText(text)
         self.summary.setStyleSheet(f"color: {ERROR};" if error else "color: #374151;")
         self.bar.setVisible(False)
+        self.notice.setVisible(False)
         for key, value in self.fields.items():
             if key not in ("file", "duration", "model"):
                 value.clear()
@@ -214,6 +226,9 @@ class ResultPanel(QWidget):
             self.summary.setStyleSheet("color: #111827;")
             self.bar.set_value(prediction.probability, prediction.threshold, colour)
             self.bar.setVisible(True)
+        notice = unfamiliar_notice(prediction)
+        self.notice.setText(notice or "")
+        self.notice.setVisible(notice is not None)
         path = getattr(prediction, "path", None)
         self.show_recording(Path(path) if path else None, prediction.duration,
                             prediction.original_rate)

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
     p.add_argument("--cache-dir", help="cache the prepared recordings here")
     p.add_argument("--resume", action="store_true", help="resume an interrupted run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUT and discard an interrupted run of it")
     p.add_argument("--steps-per-epoch", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)
 
@@ -244,16 +246,30 @@ def describe(path: Path, prediction) -> str:
     if prediction.label == "poor-quality":
         reason = prediction.quality.reason if prediction.quality is not None else ""
         return f"{path}: POOR QUALITY, please re-record: {reason} ({where}{heart})"
+    from .inference import unfamiliar_notice
+
+    notice = unfamiliar_notice(prediction)
     return (f"{path}: {prediction.label.upper()} (p = {prediction.probability:.3f}, "
-            f"threshold {prediction.threshold:.3f}; {where}{heart})")
+            f"threshold {prediction.threshold:.3f}; {where}{heart})"
+            + (f"\n  NOTE: {notice}" if notice else ""))
 
 
 # -- train ----------------------------------------------------------------------------------------
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .datasets import scan_many
-    from .training import TrainConfig, train
+    from .training import TrainConfig, run_dir_for, train, unfinished_run
 
+    out, run_dir = Path(args.out), run_dir_for(args.out, args.run_dir)
+    interrupted = unfinished_run(run_dir)
+    if interrupted is not None and not (args.resume or args.overwrite):
+        raise AudioFuseError(
+            f"{run_dir} holds an interrupted run of {out.name} ({interrupted.get('epoch', 0)} "
+            f"epochs done): add --resume to go on with it, or --overwrite to discard it and "
+            f"start again")
+    if out.exists() and not (args.resume or args.overwrite):
+        raise AudioFuseError(f"{out} exists: choose another --out, or add --overwrite to "
+                             f"replace it")
     data = scan_many(args.data, artifact_as_abnormal=args.artifact_as_abnormal)
     print(data.summary(), file=sys.stderr)
     for skipped in data.skipped[:10]:

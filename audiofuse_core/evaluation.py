@@ -33,6 +33,7 @@ class RecordResult:
     predicted: str | None
     error: str | None = None
     refused: str | None = None  # the quality gate's reason when it refused the recording
+    unfamiliar: bool = False  # unlike the model's training recordings (inference.unfamiliar_notice)
 
 
 @dataclass
@@ -72,7 +73,7 @@ class EvaluationReport:
                 {"path": str(r.record.path), "subset": r.record.subset,
                  "label": CLASS_NAMES[r.record.label],
                  "probability": r.probability, "predicted": r.predicted, "error": r.error,
-                 "refused_by_quality_gate": r.refused}
+                 "refused_by_quality_gate": r.refused, "unfamiliar": r.unfamiliar}
                 for r in self.results
             ],
         }
@@ -94,6 +95,13 @@ class EvaluationReport:
                       "reason; they are scored above). On the recordings it accepted:", ""]
             lines.append(metrics_table([("accepted", self.accepted["overall"])]
                                        + sorted(self.accepted["per_subset"].items())))
+        unfamiliar = sum(r.unfamiliar for r in self.results if r.error is None)
+        if unfamiliar:
+            lines += ["", f"{unfamiliar} of {len(self.scored()[0])} recordings are unlike the "
+                      "model's training recordings (their heart-cycle figures lie further from "
+                      "theirs than the model's limit): when many are, the folder is a device, "
+                      "site or population the model has not heard, and these figures are the "
+                      "ones to trust there, not the model card's."]
         if self.failed:
             lines += ["", f"{len(self.failed)} recording(s) could not be scored:", ""]
             lines += [f"- {r.record.path.name}: {r.error}" for r in self.failed]
@@ -111,11 +119,12 @@ class EvaluationReport:
         with paths[2].open("w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["path", "subset", "label", "probability", "predicted", "error",
-                             "refused_by_quality_gate"])
+                             "refused_by_quality_gate", "unfamiliar"])
             for r in self.results:
                 writer.writerow([r.record.path, r.record.subset, CLASS_NAMES[r.record.label],
                                  "" if r.probability is None else f"{r.probability:.6f}",
-                                 r.predicted or "", r.error or "", r.refused or ""])
+                                 r.predicted or "", r.error or "", r.refused or "",
+                                 "yes" if r.unfamiliar else ""])
         return paths
 
 
@@ -163,9 +172,11 @@ def evaluate(classifier, records: Sequence[Record], *, threshold: float | None =
             refused = None
             if prediction.quality is not None and prediction.label == POOR_QUALITY:
                 refused = prediction.quality.reason
+            familiarity = prediction.extra.get("familiarity") or {}
             result = RecordResult(record, prediction.probability,
                                   "abnormal" if prediction.probability >= threshold
-                                  else "normal", refused=refused)
+                                  else "normal", refused=refused,
+                                  unfamiliar=bool(familiarity.get("unfamiliar")))
         results.append(result)
         if progress is not None:
             progress(i + 1, len(records), result)

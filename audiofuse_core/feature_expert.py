@@ -42,6 +42,10 @@ DEFAULT_FEATURE_SET = FEATURE_SETS[0]
 HIDDEN = (64, 64)
 DROPOUT = 0.3
 MEMBERS = 5  # MLPs from seeds seed..seed+4, their logits averaged (docs/results.md)
+# a recording whose figures lie further from the training recordings' than this share of those
+# recordings' own does is "unfamiliar" (docs/results.md, "Unfamiliar recordings"); chosen before
+# it was measured, not tuned
+FAMILIAR_QUANTILE = 0.99
 ProgressFn = Callable[[str, int, int], None]
 StopFn = Callable[[], bool]
 
@@ -188,6 +192,22 @@ def fit_expert(features: np.ndarray, labels: np.ndarray, subsets: np.ndarray, *,
     return ensemble
 
 
+def familiarity_reference(expert, training_features: np.ndarray) -> dict[str, Any]:
+    """What the model file keeps to tell an unfamiliar recording: the distance
+    (:meth:`~audiofuse_core.models.RecordingFeatureExpert.numpy_distance`) below which
+    :data:`FAMILIAR_QUANTILE` of the expert's own training recordings lie.
+    """
+    distances = expert.numpy_distance()(training_features)
+    if not len(distances):
+        raise TrainingError("no training recordings to measure familiarity against")
+    return {"limit": float(np.quantile(distances, FAMILIAR_QUANTILE)),
+            "quantile": FAMILIAR_QUANTILE,
+            "training_median": float(np.median(distances)),
+            "training_records": int(len(distances)),
+            "measure": "root-mean-square of the recording's standardised heart-cycle figures "
+                       "(each squared value capped at 100)"}
+
+
 def _train_member(expert, x: np.ndarray, labels: np.ndarray, weights: np.ndarray,
                   epochs: int, should_stop: StopFn | None) -> None:
     """Train a one-member expert in place (its standardisation already set)."""
@@ -315,6 +335,7 @@ def add_feature_expert(model_path: str | Path, records: Sequence[Record], out: s
             "feature_set": feature_set, "weight": float(weight),
             "temperature": float(feature_temperature), "seed": int(seed), "epochs": int(epochs),
             "members": int(members),
+            "familiarity": familiarity_reference(expert, x_train),
             "training_seconds": round(trained_seconds, 1),
             "validation": figures(p_feature, best_threshold(y_val, p_feature))}
     metadata = dict(base.metadata)

@@ -37,6 +37,21 @@ _BATCH = 16
 POOR_QUALITY = "poor-quality"
 
 
+def unfamiliar_notice(prediction) -> str | None:
+    """A sentence for the clinician when the recording is unlike the model's training
+    recordings (``extra["familiarity"]``, from a model with a feature expert), else None. Not
+    for a refused recording, which has no answer to qualify.
+    """
+    found = (getattr(prediction, "extra", None) or {}).get("familiarity") or {}
+    if not found.get("unfamiliar") or getattr(prediction, "label", None) == POOR_QUALITY:
+        return None
+    share = round(100 * float(found.get("quantile", 0.99)))
+    return ("This recording is unlike those the model learned from: its heart-cycle figures "
+            f"lie further from theirs than {share} % of them did (another stethoscope, site or "
+            "way of recording?). The answer is less reliable here: check the model on "
+            "labelled recordings from this device before relying on it.")
+
+
 @dataclass
 class Prediction:
     """The result for one recording.
@@ -117,9 +132,12 @@ class Classifier:
         self._figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="figures")
         self._predict = self._make_predict_function()
         self._feature_expert = None  # (forward, spec) when the model carries one
+        self._distance = None  # how unlike its training recordings a recording is, if kept
         if self.model.feature_expert is not None:
-            self._feature_expert = (self.model.feature_expert.numpy_forward(),
-                                    dict(self.metadata["feature_expert"]))
+            spec = dict(self.metadata["feature_expert"])
+            self._feature_expert = (self.model.feature_expert.numpy_forward(), spec)
+            if spec.get("familiarity"):
+                self._distance = self.model.feature_expert.numpy_distance()
 
     # -- description -----------------------------------------------------------------------
     @property
@@ -170,7 +188,7 @@ class Classifier:
             logits = self.window_logits(windows)
         finally:
             wait([figures])  # the worker never outlives the call, whatever happened here
-        expert, (quality, cycles) = figures.result()
+        (expert, distance), (quality, cycles) = figures.result()
         probabilities = 1.0 / (1.0 + np.exp(-logits / self.temperature))
         probability = float(np.mean(probabilities))
         extra: dict[str, Any] = {}
@@ -184,6 +202,12 @@ class Classifier:
                      "feature_expert_probability": round(expert, 6),
                      "window_threshold": float(window_threshold if window_threshold is not None
                                                else self.threshold)}
+            if distance is not None:
+                familiarity = self._feature_expert[1]["familiarity"]
+                extra["familiarity"] = {
+                    "distance": round(distance, 3), "limit": round(familiarity["limit"], 3),
+                    "quantile": familiarity.get("quantile"),
+                    "unfamiliar": bool(distance > familiarity["limit"])}
             final = self.metadata.get("final_calibration")
             if final:
                 extra["mean_probability"] = round(probability, 6)
@@ -200,17 +224,25 @@ class Classifier:
             quality=quality, heart_rate_bpm=cycles.heart_rate_bpm, cycles=cycles, extra=extra,
         )
 
-    def _recording_figures(self, audio: Audio) -> tuple[float | None, tuple[QualityReport,
-                                                                          HeartCycles]]:
-        """The feature expert's probability (None without one), the quality report and the
-        heart cycles of the recording as given.
+    def _recording_figures(self, audio: Audio) -> tuple[tuple[float | None, float | None],
+                                                        tuple[QualityReport, HeartCycles]]:
+        """(The feature expert's probability, the recording's distance from its training
+        recordings), each None without them; the quality report and the heart cycles of the
+        recording as given.
         """
-        expert = self.feature_probability(audio) if self._feature_expert is not None else None
-        return expert, analyse_recording(audio.samples, audio.sample_rate)
+        opinion = (self._expert_opinion(audio) if self._feature_expert is not None
+                   else (None, None))
+        return opinion, analyse_recording(audio.samples, audio.sample_rate)
 
     def feature_probability(self, audio: Audio) -> float:
         """The feature expert's calibrated probability for a whole recording (ModelError when
         the model carries none).
+        """
+        return self._expert_opinion(audio)[0]
+
+    def _expert_opinion(self, audio: Audio) -> tuple[float, float | None]:
+        """The feature expert's calibrated probability, and how far the recording's figures
+        lie from its training recordings' (None when the model file keeps no limit for it).
         """
         from .feature_expert import feature_vector
 
@@ -219,7 +251,8 @@ class Classifier:
         forward, spec = self._feature_expert
         values = feature_vector(audio.samples, audio.sample_rate, str(spec["feature_set"]))
         logit = float(forward(values)[0]) / float(spec.get("temperature", 1.0))
-        return sigmoid(logit)
+        distance = None if self._distance is None else float(self._distance(values)[0])
+        return sigmoid(logit), distance
 
     def window_logits(self, windows: np.ndarray) -> np.ndarray:
         """Raw logits for a batch of prepared windows [n, window_samples]."""

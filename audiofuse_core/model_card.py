@@ -191,6 +191,17 @@ def render_model_card(meta: dict[str, Any]) -> str:
                          "with one site left out of training it helped on two (training-a, -b) "
                          "and misled on the third (training-f, to chance); on CirCor it cost "
                          "nothing (docs/results.md, \"The heart cycle's shape\").")
+    familiarity = (expert or {}).get("familiarity") or {}
+    if familiarity.get("limit") is not None:
+        lines.append(
+            f"- Unfamiliar recordings: {round(100 * familiarity.get('quantile', 0.99))} % of "
+            f"the expert's {familiarity.get('training_records', '?')} training recordings lie "
+            f"within a distance of {familiarity['limit']:.2f} of their mean figures (median "
+            f"{familiarity.get('training_median', float('nan')):.2f}); a recording further out "
+            "is answered with a notice that it is unlike the training recordings and the "
+            "answer less reliable. Most recordings from a new device are not caught (none of "
+            "CirCor's): a recording without the notice may still come from a device the model "
+            "never heard (docs/results.md, \"Unfamiliar recordings\").")
     for limit in meta.get("known_limits", []):
         lines.append(f"- {limit}")
     return "\n".join(lines) + "\n"

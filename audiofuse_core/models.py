@@ -460,6 +460,22 @@ class RecordingFeatureExpert(layers.Layer):
 
         return forward
 
+    def numpy_distance(self):
+        """How far a recording's figures lie from the training recordings', as a plain numpy
+        function [n, inputs] -> [n]: the root-mean-square of the standardised figures (each
+        squared value capped at 100, so one wild figure cannot decide; a missing figure counts
+        as the training median). Over the training recordings the mean square is about 1.
+        """
+        fill, centre, scale = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64)
+                               for w in (self.fill, self.centre, self.scale))
+
+        def distance(features: np.ndarray) -> np.ndarray:
+            x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+            z = (np.where(np.isnan(x), fill, x) - centre) / scale
+            return np.sqrt(np.mean(np.minimum(z ** 2, 100.0), axis=1))
+
+        return distance
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(inputs=self.inputs, hidden=list(self.hidden), dropout=self.dropout,

@@ -27,7 +27,7 @@ from audiofuse_core.feature_expert import (  # noqa: E402
 )
 from audiofuse_core.inference import Classifier  # noqa: E402
 from audiofuse_core.metrics import platt  # noqa: E402
-from audiofuse_core.models import build_model, load_model  # noqa: E402
+from audiofuse_core.models import build_model, load_model, save_model  # noqa: E402
 from audiofuse_core.training import train  # noqa: E402
 from tests.core.test_training import REPO, _config  # noqa: E402
 
@@ -238,3 +238,55 @@ def test_a_site_threshold_copy_keeps_the_expert(tmp_path, trained):
         np.testing.assert_array_equal(a, b)
     assert copy.metadata["threshold"] == pytest.approx(done.threshold_after)
     assert copy.metadata["feature_expert"] == source.metadata["feature_expert"]
+
+
+def test_an_unfamiliar_recording_is_told_apart_from_the_training_recordings(
+        tmp_path, trained, abnormal_wav):
+    """The file keeps how far the expert's own training recordings lie from their mean; a
+    recording further out is marked and given a notice, one within is not.
+    """
+    from audiofuse_core.feature_expert import FAMILIAR_QUANTILE
+    from audiofuse_core.inference import unfamiliar_notice
+
+    records, _, with_expert = trained
+    model = load_model(with_expert)
+    kept = model.metadata["feature_expert"]["familiarity"]
+    distance = model.feature_expert.numpy_distance()
+    train_names = set(model.metadata["split"]["training_records"])
+    x = record_features([r for r in records if r.name in train_names])
+    own = distance(x)
+    assert kept["limit"] == pytest.approx(np.quantile(own, FAMILIAR_QUANTILE))
+    assert kept["training_records"] == len(own) and kept["quantile"] == FAMILIAR_QUANTILE
+    # on these few recordings the quantile falls between the last two: only the furthest is out
+    assert np.sum(own > kept["limit"]) <= int(np.ceil((1 - FAMILIAR_QUANTILE) * len(own)))
+    # the training mean is at distance 0; a figure 5 spreads off on every value at 5
+    centre = np.asarray(keras.ops.convert_to_numpy(model.feature_expert.centre))
+    scale = np.asarray(keras.ops.convert_to_numpy(model.feature_expert.scale))
+    assert distance(centre)[0] == pytest.approx(0.0, abs=1e-6)
+    assert distance(centre + 5 * scale)[0] == pytest.approx(5.0, rel=1e-4)
+    assert distance(centre + 50 * scale)[0] == pytest.approx(10.0, rel=1e-4)  # capped
+
+    classifier = Classifier(with_expert, quality_gate=False)
+    prediction = classifier.predict_file(abnormal_wav)
+    found = prediction.extra["familiarity"]
+    assert found["limit"] == pytest.approx(kept["limit"], abs=1e-3)
+    audio = classifier.load(abnormal_wav)  # as the Classifier reads it
+    values = feature_vector(audio.samples, audio.sample_rate,
+                            model.metadata["feature_expert"]["feature_set"])
+    assert found["distance"] == pytest.approx(distance(values)[0], abs=1e-3)
+    assert found["unfamiliar"] == (found["distance"] > found["limit"])
+    # the same recording against a limit below and above its distance (a copy of the file)
+    for limit, unfamiliar in ((found["distance"] / 2, True), (found["distance"] * 2, False)):
+        model.metadata["feature_expert"] = {**model.metadata["feature_expert"],
+                                            "familiarity": {**kept, "limit": limit}}
+        path = tmp_path / f"limit-{limit:.3f}.keras"
+        save_model(model, path)
+        p = Classifier(path, quality_gate=False).predict_file(abnormal_wav)
+        assert p.extra["familiarity"]["unfamiliar"] is unfamiliar
+        notice = unfamiliar_notice(p)
+        assert (notice is not None) is unfamiliar
+        if unfamiliar:
+            assert "unlike those the model learned from" in notice and "99 %" in notice
+            p.label = "poor-quality"  # a refused recording has no answer to qualify
+            assert unfamiliar_notice(p) is None
+
