@@ -7,8 +7,9 @@ crash there (out of memory, a TensorFlow abort) ends the child, never the app, a
 :attr:`failed` with the last lines of its stderr.
 
 Stop early and Cancel are written to the child's stdin; the child stops after its current batch.
-If it has not ended :data:`KILL_AFTER_S` seconds later (stuck in validation on a huge set), it is
-killed; a killed run stays resumable (its checkpoints are written atomically).
+Stop early then validates and saves the best model, which takes as long as it takes on a large
+set: it is never killed for being slow (Cancel is still there). A cancelled child that has not
+ended :data:`KILL_AFTER_S` seconds later is killed, and its run discarded as it would have been.
 
 A run's folder (``runs/<name>/`` of the model library) holds ``job.json`` (what to train on and
 how) and the core's checkpoints; :func:`interrupted_runs` lists the ones that can be resumed.
@@ -158,7 +159,8 @@ class TrainingProcess(QObject):
         self._process.write(f"{command}\n".encode())
         self._set_state("stopping")
         self.stopping.emit(command)
-        self._kill_timer.start(int(KILL_AFTER_S * 1000))
+        if command == "cancel":  # a stop's model is kept, however long validating it takes
+            self._kill_timer.start(int(KILL_AFTER_S * 1000))
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
