@@ -229,6 +229,9 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._on_recording_loaded)
         self.loader.failed.connect(self._on_recording_failed)
         self.player.state_changed.connect(self._on_player_state_changed)
+        self.record_panel.output_busy = lambda: (
+            "Stop playback to look for newly connected devices."
+            if self.player.state != STOPPED else None)
         self.player.position_changed.connect(self._on_player_position)
         self.player.availability_changed.connect(lambda _reason: self._update_actions())
         self.player.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
@@ -522,8 +525,11 @@ class MainWindow(QMainWindow):
         if self.player.state != STOPPED:
             menu.addAction("Stop playback to change the device").setEnabled(False)
             return
+        busy = self.record_panel.input_busy()  # a rescan would cut the stethoscope's stream
+        if busy:
+            menu.addAction(busy).setEnabled(False)
         try:
-            devices = list_output_devices(rescan=True)
+            devices = list_output_devices(rescan=not busy)
         except PlaybackUnavailable as exc:
             devices = []
             menu.addAction(str(exc)).setEnabled(False)
@@ -737,7 +743,11 @@ class MainWindow(QMainWindow):
     def _on_batch_row_selected(self, row: BatchRow) -> None:
         if row.path == self.current_path:
             return
-        self.open_recording(row.path, classify=row.status in (CANCELLED, FAILED))
+        # a row done with a model since replaced has no result for this one: classify it now
+        # (the row keeps the answer it got, with that model's name in its columns)
+        unanswered = row.status not in (WAITING, CLASSIFYING) and \
+            Path(row.path).absolute() not in self.results
+        self.open_recording(row.path, classify=row.status in (CANCELLED, FAILED) or unanswered)
 
     # -- heart cycles and what drove the result --------------------------------------------------
     def toggle_cycle_markers(self) -> None:

@@ -130,6 +130,9 @@ class RecordPanel(QWidget):
         self.live_view.hide()
         self.last_result: RecordingResult | None = None
         self._starting = False  # Record pressed while listening: waiting for the device
+        # Looking for new devices restarts PortAudio and cuts every open stream: the window says
+        # here why it cannot now (a recording playing back), else None.
+        self.output_busy: Callable[[], str | None] = lambda: None
         self._monitor_key: tuple[str, int | None] | None = None  # what the monitor listens to
         self.folder_dialog: QFileDialog | None = None
         self._build()
@@ -300,6 +303,9 @@ class RecordPanel(QWidget):
         """
         if self.session.active or self._starting:
             return self.unavailable_reason
+        busy = self.output_busy() if rescan else None
+        if busy:
+            rescan = False  # list what PortAudio already knows, and leave the playback playing
         if rescan and self.session.monitor is not None:
             # Rescanning restarts PortAudio, which would cut the monitor's stream: stop it first.
             self.session.stop_monitor(then=lambda: self.refresh(rescan=True))
@@ -318,8 +324,19 @@ class RecordPanel(QWidget):
         self.devices = devices
         self._fill_devices()
         self._set_unavailable(reason)
+        if busy and not reason:
+            self.show_status(busy)
         self._update_monitor()
         return reason
+
+    def input_busy(self) -> str | None:
+        """Why PortAudio must not be restarted now (it would cut this panel's stream), or None."""
+        session = self.session
+        if session.active or self._starting:
+            return "Stop recording to look for newly connected devices."
+        if session.monitor is not None or session.monitor_stopping:
+            return "Turn off “Show the level before recording” to look for newly connected devices."
+        return None
 
     def _fill_devices(self) -> None:
         combo = self.device_combo

@@ -432,6 +432,11 @@ def test_recording_from_the_window_through_pulseaudio(qtbot, quick_window, saved
         window.actions["record"].trigger()
     qtbot.waitUntil(lambda: panel.session.recorder.frames_captured > 0, timeout=10_000)
     player = pulse_server.play(normal_wav)
+    # the output-device menu must not restart PortAudio under the recording: it says why
+    window.device_menu.aboutToShow.emit()
+    first = window.device_menu.actions()[0]
+    assert first.text() == "Stop recording to look for newly connected devices."
+    assert not first.isEnabled()
     qtbot.waitUntil(lambda: player.poll() is not None, timeout=60_000)
     assert player.returncode == 0
     qtbot.wait(500)

@@ -246,3 +246,26 @@ def test_space_plays_and_pauses_through_a_null_sink_and_the_playhead_moves(qtbot
         player.stop()
     assert player.state == STOPPED and view.playhead_s is None
     assert player.status_flags >= 0
+
+
+def test_looking_for_input_devices_while_playing_leaves_the_playback_playing(qtbot, window,
+                                                                              pulse_sink):
+    """The record panel's ↻ restarts PortAudio, which would cut the playback's stream: while
+    something plays it lists the devices it knows and says how to look for new ones.
+    """
+    player = window.player
+    assert player.check_device(rescan=True) is None, player.unavailable_reason
+    panel = window.record_panel
+    heads = []
+    player.position_changed.connect(heads.append)
+    try:
+        window.actions["play_pause"].trigger()
+        qtbot.waitUntil(lambda: len(heads) > 2, timeout=20_000)
+        panel.rescan_button.click()
+        assert "Stop playback to look for newly connected devices" in panel.status_label.text()
+        reached = heads[-1]
+        qtbot.waitUntil(lambda: heads[-1] > reached + 0.2, timeout=20_000)  # still playing
+        assert player.state == PLAYING
+    finally:
+        player.position_changed.disconnect(heads.append)
+        player.stop()
