@@ -386,6 +386,20 @@ def get_strategy(devices: Sequence[str] | None = None):
     return tf.distribute.get_strategy()
 
 
+def run_dir_for(out: str | Path, run_dir: str | Path | None = None) -> Path:
+    """The checkpoint folder of a run writing ``out``: ``run_dir``, else OUT's name + ``.run``."""
+    out = Path(out)
+    return Path(run_dir) if run_dir else out.with_name(out.stem + ".run")
+
+
+def unfinished_run(run_dir: str | Path) -> dict[str, Any] | None:
+    """The saved state of an interrupted run in ``run_dir`` (None when there is none, or the
+    run there finished).
+    """
+    state = _read_json(Path(run_dir) / "state.json")
+    return state if state is not None and not state.get("finished") else None
+
+
 def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressFn | None = None,
           should_stop: StopFn | None = None) -> TrainResult:
     """Train one model on ``records``; see the module docstring for what happens."""
@@ -393,7 +407,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     config.check()
     started = time.monotonic()
     out = Path(config.out)
-    run_dir = Path(config.run_dir) if config.run_dir else out.with_name(out.stem + ".run")
+    run_dir = run_dir_for(out, config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
     state = _read_json(state_path) if (config.resume and state_path.is_file()) else None

@@ -184,6 +184,11 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     done = killed["epoch"]
     assert 2 <= done < 40 and not (tmp_path / "cli.keras").exists()
     assert killed["seconds"] >= sum(h["seconds"] for h in killed["history"])
+    # the same command without --resume would have thrown the checkpoints away: refused
+    again = subprocess.run(_cli_train(tmp_path, "--epochs", "40"), env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 2 and "holds an interrupted run" in again.stderr
+    assert "--resume" in again.stderr and json.loads(state.read_text()) == killed
     resumed = subprocess.run(_cli_train(tmp_path, "--epochs", str(done + 1), "--resume"),
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -191,6 +196,11 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert final["finished"] and final["epoch"] == done + 1
     assert [h["epoch"] for h in final["history"]] == list(range(1, done + 2))
     assert (tmp_path / "cli.keras").is_file()
+    model_bytes = (tmp_path / "cli.keras").read_bytes()
+    again = subprocess.run(_cli_train(tmp_path, "--epochs", "1"), env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 2 and "exists" in again.stderr and "--overwrite" in again.stderr
+    assert (tmp_path / "cli.keras").read_bytes() == model_bytes  # the model is not lost
     from audiofuse_core.modelfile import read_model_metadata
 
     # the model card's training time counts the killed run's epochs too
