@@ -14,7 +14,9 @@
 The runner submits one recording at a time and the next only when the previous one has come
 back, so only one model job runs at a time and a recording the user opens can go to the front of
 the queue, ahead of a batch. Cancelling drops the waiting recordings of the batches; the one being
-classified finishes (a fraction of a second) and its result is discarded.
+classified finishes (a fraction of a second) and its result is discarded. A recording being
+classified when another model is loaded is classified again with the new one (its first answer is
+dropped), so no answer of a replaced model reaches the screen after the switch.
 
 :meth:`ModelRunner.explain` queues the other kind of job, an occlusion map of what drove the
 result (:func:`audiofuse_core.explain.occlusion_map`, seconds to tens of seconds), with the same
@@ -148,6 +150,7 @@ class ModelRunner(QObject):
         self._loading_job: int | None = None
         self._current: tuple[int, Request] | None = None  # (job, request) being classified
         self._discard: set[int] = set()  # request ids whose result comes back cancelled
+        self._requeue: set[int] = set()  # classified with a model since replaced: run again
         self._pending: deque[Request] = deque()
         self._stops: dict[int, threading.Event] = {}  # explanation id -> its stop flag
         self._relay = _ProgressRelay(self)
@@ -180,6 +183,10 @@ class ModelRunner(QObject):
         """Load ``path`` (None: the bundled model) on the model thread; the newest call wins."""
         model_path = None if path is None else Path(path)
         self.cancel_explanation()  # a map of the previous model would be stale
+        if self._current is not None and self._current[1].kind == CLASSIFY:
+            # classified with the previous model: its result is dropped when it comes back and
+            # the recording goes first in the queue again, for the new model
+            self._requeue.add(self._current[1].id)
         self._classifier = None
         self._info = None
         self._error = None
@@ -318,6 +325,15 @@ class ModelRunner(QObject):
         request = self._current[1]
         self._current = None
         self._stops.pop(request.id, None)
+        if request.id in self._requeue:
+            self._requeue.discard(request.id)
+            asked_again = request.batch is None and any(
+                r.path == request.path and r.kind == CLASSIFY for r in self._pending)
+            if request.id not in self._discard and not asked_again:  # not cancelled meanwhile
+                self._pending.appendleft(request)
+                self._dispatch()
+                return
+            self._discard.add(request.id)  # reported cancelled below; the newer one answers
         if request.id in self._discard or (request.kind == EXPLAIN and error is None
                                            and result is None):
             self._discard.discard(request.id)

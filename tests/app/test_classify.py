@@ -179,6 +179,45 @@ def test_a_model_with_a_heart_cycle_expert_says_how_its_probability_was_formed(
     assert "recalibrated on the validation recordings; 2 windows" in prediction_html(recalibrated)
 
 
+def test_an_unfamiliar_recording_gets_a_notice_in_the_panel_the_report_and_the_table(
+        qtbot, abnormal_wav):
+    from app.batch_results import BatchRow
+    from app.report_pdf import _result_html as prediction_html
+    from app.result_panel import ResultPanel
+    from audiofuse_core.inference import Prediction
+
+    def prediction(unfamiliar, label="abnormal"):
+        familiarity = {"distance": 3.2, "limit": 1.9, "quantile": 0.99,
+                       "unfamiliar": unfamiliar}
+        return Prediction(probability=0.62, label=label, threshold=0.4,
+                          window_probabilities=np.array([0.5, 0.6]),
+                          window_starts=np.array([0.0, 2.5]), window_seconds=5.0, duration=7.5,
+                          sample_rate=2000, original_rate=2000, model_name="m",
+                          model_version="1", path=abnormal_wav,
+                          extra={"familiarity": familiarity})
+
+    panel = ResultPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_prediction(prediction(True))
+    assert panel.notice.isVisible()
+    assert "unlike those the model learned from" in panel.notice.text()
+    assert "Note." in prediction_html(prediction(True))
+    row = BatchRow(path=abnormal_wav)
+    row.set_prediction(prediction(True))
+    assert row.status_text == "done: unlike the training recordings"
+    assert row.csv_row()["note"] == row.note and "less reliable" in row.note
+    for quiet in (prediction(False), prediction(True, label="poor-quality")):
+        panel.show_prediction(quiet)
+        assert not panel.notice.isVisible()
+        assert "Note." not in prediction_html(quiet)
+        row.set_prediction(quiet)
+        assert row.note == "" and row.status_text == "done"
+    panel.show_prediction(prediction(True))
+    panel.show_message("Classifying…")  # a new recording: the old notice goes
+    assert not panel.notice.isVisible()
+
+
 def test_the_threshold_label_stays_clear_of_the_bar_ends():
     from app.result_panel import label_left
 
@@ -197,3 +236,37 @@ def test_the_strip_says_whose_threshold_its_dashed_line_is():
     assert "heart-cycle figures" in with_expert and "Grey" not in with_expert
     alone = strip_tooltip(5.0, 0.4, refused=True, network_only=False)
     assert "model's threshold, 0.40" in alone and "refused for its quality" in alone
+
+
+def test_after_a_model_switch_the_screen_shows_the_new_model_s_answers(
+        qtbot, window, recordings_folder, untrained_model_path, tmp_path, abnormal_wav):
+    """A recording being classified when another model is chosen is classified again with it
+    (not shown with the old one's answer), and a table row done with the old model, selected
+    afterwards, is classified with the new one instead of waiting for ever.
+    """
+    from audiofuse_core.models import load_model, save_model
+
+    second = load_model(untrained_model_path)
+    second.metadata = {**second.metadata, "version": "second"}
+    second_path = save_model(second, tmp_path / "second.keras")
+
+    with qtbot.waitSignal(window.batch_finished, timeout=RESULT_TIMEOUT_MS * 3):
+        window.open_paths([recordings_folder])
+    rows = window.batch_panel.rows
+    assert all(r.status == "done" and r.model_version == "test" for r in rows)
+
+    first, other = abnormal_wav.absolute(), rows[1].path
+    with qtbot.waitSignal(window.runner.prediction_started, timeout=RESULT_TIMEOUT_MS):
+        window.open_recording(first)
+    shown_versions = []
+    window.result_shown.connect(lambda p: shown_versions.append(p.model_version))
+    window.use_model(second_path)  # while the first model is classifying it
+    qtbot.waitUntil(lambda: "second" in shown_versions, timeout=RESULT_TIMEOUT_MS)
+    qtbot.wait(500)
+    assert shown_versions == ["second"]  # the old model's answer never reached the screen
+    assert window.results[first].model_version == "second"
+
+    with qtbot.waitSignal(window.result_shown, timeout=RESULT_TIMEOUT_MS) as shown:
+        window.batch_panel.recording_selected.emit(rows[1])
+    assert shown.args[0].model_version == "second" and window.current_path == other.absolute()
+    assert rows[1].model_version == "test"  # the row keeps the answer it got, and says whose
