@@ -165,6 +165,14 @@ def scan_physionet(root: str | Path, *, probe: bool = True) -> ScanResult:
         for stem, audio in sorted(by_stem.items()):
             if stem not in listed:
                 result.skipped.append(Skipped(audio, f"not listed in {reference.name}"))
+    # a folder of recordings beside the labelled ones but without its own label file: say so,
+    # recording by recording, rather than leave it out unseen
+    labelled = {reference.parent for reference in references}
+    for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        if folder not in labelled:
+            result.skipped.extend(
+                Skipped(audio, f"no REFERENCE.csv in {folder.name}/, so no label")
+                for audio in _audio_files(folder))
     return result
 
 

@@ -58,6 +58,18 @@ def test_physionet_reports_missing_unlisted_and_bad_files(tmp_path, physionet_di
     assert "not 1 or -1" in reasons["b0077"]
 
 
+def test_physionet_folder_without_its_label_file_is_reported_not_dropped(tmp_path,
+                                                                         physionet_dir):
+    shutil.copytree(physionet_dir / "training-a", tmp_path / "training-a")
+    shutil.copytree(physionet_dir / "training-b", tmp_path / "training-x")
+    (tmp_path / "training-x" / "REFERENCE.csv").unlink()
+    result = scan_physionet(tmp_path)
+    assert {r.subset for r in result.records} == {"training-a"}
+    unlabelled = [s for s in result.skipped if s.path.parent.name == "training-x"]
+    assert len(unlabelled) == len(list((tmp_path / "training-x").glob("*.wav"))) > 0
+    assert all("no REFERENCE.csv in training-x/" in s.reason for s in unlabelled)
+
+
 @pytest.mark.skipif(not DEV.is_dir(), reason="shared development set not present")
 def test_physionet_development_set_flac():
     result = scan_physionet(DEV, probe=False)
