@@ -32,6 +32,9 @@ from .sidecar import RecordingInfo, atomic_write_text, write_sidecar
 
 MARKER_SUFFIX = ".partial.json"
 MARKER_FORMAT = "audiofuse-partial-recording/1"
+# an unreadable journal this small was cut off inside its WAV header: no audio (128 bytes would
+# hold 0.03 s of 16-bit audio at 2 kHz); a larger one is kept, whatever its state
+HEADER_ONLY_BYTES = 128
 RECOVERED_PROBLEM = (
     "AudioFuse stopped while this recording was being made (it was closed by force, crashed, "
     "or the computer lost power); the recording was recovered afterwards. Up to about the last "
@@ -150,12 +153,22 @@ def _read_marker(marker: Path) -> PartialRecording | None:
     return PartialRecording(marker, journal, out, info, seconds, marker_in_use(marker))
 
 
+def _too_short_for_audio(journal: Path) -> bool:
+    """Whether a journal whose header cannot be read is too small to hold any audio (its writer
+    was killed while writing the header).
+    """
+    try:
+        return journal.stat().st_size <= HEADER_ONLY_BYTES
+    except OSError:
+        return False  # cannot even be looked at: keep it
+
+
 def recover(partial: PartialRecording) -> RecoveredRecording | None:
     """Turn an interrupted recording into a normal one: the audio file and its sidecar.
 
     Returns None when the journal held no audio at all (the partial files are then removed).
-    Raises :class:`RecordingError` when the recording is still going on, or cannot be saved (the
-    partial files are then kept, to try again).
+    Raises :class:`RecordingError` when the recording is still going on, or its journal cannot be
+    read, or it cannot be saved (the partial files are then kept, to try again).
     """
     if marker_in_use(partial.marker):
         raise RecordingError(f"{partial.name} is still being recorded; it cannot be recovered now.")
@@ -163,8 +176,13 @@ def recover(partial: PartialRecording) -> RecoveredRecording | None:
     if partial.journal.exists():
         try:
             journal = read_journal(partial.journal)
-        except RecordingError:
-            journal = None
+        except RecordingError as exc:
+            if not _too_short_for_audio(partial.journal):
+                # a damaged or unreadable journal may still hold the patient's heart sounds:
+                # never delete it here
+                raise RecordingError(f"{partial.name} could not be recovered: {exc} The "
+                                     f"partial recording is kept ({partial.journal}).") from None
+            journal = None  # killed before its header was whole: no audio in it
         if journal is None or journal.frames == 0:
             discard(partial)
             return None

@@ -151,3 +151,19 @@ def test_empty_or_unreadable_partials(tmp_path, audio):
     _killed_journal(out, audio, keep_frames=10)
     discard(find_partial_recordings(tmp_path)[0])
     assert not marker_path(out).exists() and not journal_path(out).exists()
+
+
+def test_a_damaged_journal_is_kept_and_said_so_never_deleted(tmp_path, audio):
+    out = tmp_path / "d.flac"
+    write_marker(out, RecordingInfo(recording_id="d")).release()
+    journal = _killed_journal(out, audio, keep_frames=4000)
+    damaged = b"JUNK" + journal.read_bytes()[4:]  # the header's first bytes overwritten
+    journal.write_bytes(damaged)
+    (partial,) = find_partial_recordings(tmp_path)
+    with pytest.raises(RecordingError, match="could not be recovered.*partial recording is kept"):
+        recover(partial)
+    assert journal.read_bytes() == damaged and marker_path(out).exists()
+    # cut off inside its header, by contrast, it holds nothing: removed
+    journal.write_bytes(damaged[:20])
+    assert recover(find_partial_recordings(tmp_path)[0]) is None
+    assert not journal.exists() and not marker_path(out).exists()
