@@ -543,8 +543,11 @@ class RecordPanel(QWidget):
             self.record_button.setEnabled(False)
 
     def shutdown(self) -> RecordingResult | None:
-        """The window closes: stop and save what is being recorded (waits up to 5 s)."""
-        return self.session.shutdown()
+        """The window closes: stop and save what is being recorded (waits up to 5 s), with the
+        note as it was typed while recording.
+        """
+        result = self.session.shutdown()
+        return None if result is None else self._save_note_typed_while_recording(result)
 
     def _on_session_started(self, info: RecordingInfo) -> None:
         self.last_result = None

@@ -282,9 +282,12 @@ def test_closing_while_recording_saves_the_file(qtbot, panel, saved_folder, norm
     plug_in(panel, normal_wav, speed=1.0)
     assert panel.start()
     qtbot.waitUntil(lambda: panel.session.elapsed_s > 0.5, timeout=5000)
+    panel.note_edit.setPlainText("murmur heard at the apex")  # typed while recording
     result = panel.shutdown()
     assert result is not None and result.path is not None and result.path.is_file()
     assert list(saved_folder.glob("*.partial.*")) == []
+    assert read_sidecar(result.path).note == "murmur heard at the apex"
+    assert result.info.note == "murmur heard at the apex"
 
 
 def test_record_command_is_in_the_help_and_the_file_menu(quick_window):
