@@ -64,6 +64,7 @@ class ModelsTab(QWidget):
         self.library = library
         self.comparison = None
         self.runner = TaskRunner(self)
+        self.expert_child: subprocess.Popen | None = None  # add-feature-expert, while it runs
         self.runner.done.connect(self._on_runner_done)
         self.runner.error.connect(self._on_runner_error)
         self.runner.busy_changed.connect(lambda _b: self._update_buttons())
@@ -293,6 +294,7 @@ class ModelsTab(QWidget):
         with tempfile.TemporaryFile() as errors:
             child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors,
                                      cwd=Path(__file__).resolve().parents[2])
+            self.expert_child = child  # the panel's close stops it and waits for it
             while child.poll() is None:
                 if should_stop():
                     child.terminate()

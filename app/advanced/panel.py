@@ -105,6 +105,9 @@ class AdvancedPanel(QWidget):
         if not self.confirm_close():
             event.ignore()
             return
-        for runner in (self.data_tab.runner, self.evaluation_tab.runner, self.models_tab.runner):
+        runners = (self.data_tab.runner, self.evaluation_tab.runner, self.models_tab.runner)
+        for runner in runners:
             runner.cancel()
+        for runner in runners:  # each stops within a recording (a child within 30 s)
+            runner.join(35.0)
         event.accept()

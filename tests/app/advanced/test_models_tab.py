@@ -58,3 +58,19 @@ def test_a_wrong_folder_is_refused_with_the_reason(qtbot, panel, trained_model, 
     assert "No model was written" in tab.message.text()
     assert [m.id for m in panel.library.models()].count(entry.id) == 1
     assert not any(m.path.name.endswith("-cycles.keras") for m in panel.library.models())
+
+
+def test_closing_the_panel_stops_the_expert_s_child_and_waits_for_it(qtbot, panel,
+                                                                     trained_model,
+                                                                     physionet_dir):
+    tab = panel.models_tab
+    entry = panel.library.import_model(trained_model)
+    tab.refresh(entry.id)
+    tab.add_feature_expert(physionet_dir)
+    qtbot.waitUntil(lambda: tab.expert_child is not None, timeout=10_000)
+    child = tab.expert_child
+    assert child.poll() is None  # still describing the recordings
+    panel.close()
+    assert child.poll() is not None  # ended before the panel let the program go on
+    assert not tab.runner._thread.is_alive()
+    assert not any(m.path.name.endswith("-cycles.keras") for m in panel.library.models())
