@@ -6,13 +6,15 @@ batch-table.png: the 14 PhysioNet test recordings (tests/data) classified in the
 sorted by probability, the highest selected and shown above.
 explain.png: the same recording with "What drove this?" on: the occlusion map over the
 spectrogram, the pointer on one cell for its read-out.
+unfamiliar-notice.png: PhysioNet f0046 (in the development set beside the checkout), whose
+heart-cycle figures lie beyond the bundled model's familiarity limit: the amber notice.
 recording.png: the Record panel 7.5 s into a recording, live views drawn. The machine that renders
 these has no stethoscope: the "device" replays a real PASCAL murmur recording at its own speed
 through the recorder (app.recording.FakeSource, as the tests do); the PhysioNet example where the
 PASCAL samples are not beside the checkout.
 
 Run:  xvfb-run -a .venv/bin/python bench/screenshots_app.py [--out docs/screenshots]
-          [--shots main-window explain batch-table recording]
+          [--shots main-window explain unfamiliar-notice batch-table recording]
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ sys.path.insert(0, str(REPO))
 from app.advanced.singletons import make_singletons_immortal  # noqa: E402
 
 SIZE = (1440, 900)
-SHOTS = ("main-window", "explain", "batch-table", "recording")
+SHOTS = ("main-window", "explain", "unfamiliar-notice", "batch-table", "recording")
+# a validation recording of training-f whose heart-cycle figures lie beyond the bundled
+# default's familiarity limit (docs/results.md, "Unfamiliar recordings")
+UNFAMILIAR = REPO.parent / "shared/data/physionet2016-dev/training-f/f0046.flac"
 
 
 def main() -> int:
@@ -109,6 +114,14 @@ def main() -> int:
         settle()
         window.grab().save(str(out / "explain.png"))
         window.actions["explain"].trigger()  # off again
+
+    if "unfamiliar-notice" in shots and UNFAMILIAR.is_file():
+        window.open_recording(UNFAMILIAR)
+        wait_until(lambda: window.current_path == UNFAMILIAR.absolute()
+                   and window.current_data is not None
+                   and window.result_panel.prediction is not None, 600)
+        settle(1.0)
+        window.grab().save(str(out / "unfamiliar-notice.png"))
 
     if not shots & {"batch-table", "recording"}:
         window.close()
