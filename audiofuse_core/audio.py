@@ -118,14 +118,17 @@ def prepare_samples(
     """Validate an in-memory signal (mono, or frames x channels) and resample it."""
     rate_value = _as_rate(rate, path)
     data = np.asarray(samples)
-    if data.ndim == 2:
-        data = data.mean(axis=1) if data.shape[1] <= data.shape[0] else data.mean(axis=0)
-    elif data.ndim != 1:
+    if data.ndim not in (1, 2):
         raise EmptyAudioError(f"expected a 1-D or 2-D signal, got shape {data.shape}", path=path)
     if not np.issubdtype(data.dtype, np.number):
         raise NotAudioError(f"samples must be numbers, not {data.dtype}", path=path)
-    if np.issubdtype(data.dtype, np.integer):
+    if np.issubdtype(data.dtype, np.unsignedinteger):  # 8-bit WAV style: silence at the middle
+        middle = (int(np.iinfo(data.dtype).max) + 1) // 2
+        data = (data.astype(np.float32) - middle) / middle
+    elif np.issubdtype(data.dtype, np.integer):  # scaled before the channels are mixed
         data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
+    if data.ndim == 2:
+        data = data.mean(axis=1) if data.shape[1] <= data.shape[0] else data.mean(axis=0)
     data = np.ascontiguousarray(data, dtype=np.float32)
     if data.size == 0:
         raise EmptyAudioError("the recording holds no samples", path=path)
@@ -295,8 +298,12 @@ def _as_rate(rate: object, path: str | Path | None) -> int:
 
 def _classify_open_error(path: Path, exc: Exception) -> Exception:
     message = _short(exc)
-    with open(path, "rb") as handle:
-        head = handle.read(12)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError as error:  # no permission to read it, a vanished network file...
+        return CorruptAudioError(f"the file cannot be read ({error.strerror or error})",
+                                 path=path)
     known_magic = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"FORM", b"RF64", b".snd")
     if head.startswith(known_magic) or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
         return CorruptAudioError(f"the audio file is damaged or truncated ({message})", path=path)

@@ -354,9 +354,11 @@ class ProgressBar:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .datasets import scan_many
-    from .evaluation import evaluate
+    from .evaluation import check_report_folder, evaluate
     from .inference import Classifier
 
+    if args.report:
+        check_report_folder(args.report)  # before the scoring, which it would otherwise waste
     data = scan_many(args.data, artifact_as_abnormal=args.artifact_as_abnormal)
     if not data.records:
         raise AudioFuseError(f"no labelled recordings found in {', '.join(args.data)}")
@@ -369,10 +371,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(classifier, data.records, bootstrap=args.bootstrap, progress=tick)
     if not args.json:
         print(file=sys.stderr)
+    print(report.to_json() if args.json else report.to_markdown(), flush=True)  # first: kept
     if args.report:
         for path in report.write(args.report):
             print(f"wrote {path}", file=sys.stderr)
-    print(report.to_json() if args.json else report.to_markdown())
     return 1 if report.failed else 0
 
 

@@ -11,8 +11,10 @@ recordings the gate accepts, the answers a clinician would actually be shown.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,22 +112,50 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
     def write(self, folder: str | Path) -> list[Path]:
-        """report.json, report.md and predictions.csv in ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = [folder / "report.json", folder / "report.md", folder / "predictions.csv"]
-        paths[0].write_text(self.to_json())
-        paths[1].write_text(self.to_markdown())
-        with paths[2].open("w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["path", "subset", "label", "probability", "predicted", "error",
-                             "refused_by_quality_gate", "unfamiliar"])
-            for r in self.results:
-                writer.writerow([r.record.path, r.record.subset, CLASS_NAMES[r.record.label],
-                                 "" if r.probability is None else f"{r.probability:.6f}",
-                                 r.predicted or "", r.error or "", r.refused or "",
-                                 "yes" if r.unfamiliar else ""])
+        """report.json, report.md and predictions.csv in ``folder`` (made if missing; each file
+        written whole or not at all). Raises AudioFuseError when the folder cannot be written.
+        """
+        folder = check_report_folder(folder)
+        stream = io.StringIO(newline="")
+        writer = csv.writer(stream)
+        writer.writerow(["path", "subset", "label", "probability", "predicted", "error",
+                         "refused_by_quality_gate", "unfamiliar"])
+        for r in self.results:
+            writer.writerow([r.record.path, r.record.subset, CLASS_NAMES[r.record.label],
+                             "" if r.probability is None else f"{r.probability:.6f}",
+                             r.predicted or "", r.error or "", r.refused or "",
+                             "yes" if r.unfamiliar else ""])
+        texts = {"report.json": self.to_json(), "report.md": self.to_markdown(),
+                 "predictions.csv": stream.getvalue()}
+        paths = []
+        for name, text in texts.items():
+            path = folder / name
+            temporary = path.with_name(f".{name}.partial")
+            try:
+                temporary.write_text(text, encoding="utf-8", newline="")
+                os.replace(temporary, path)
+            except OSError as exc:
+                temporary.unlink(missing_ok=True)
+                raise AudioFuseError(f"{path}: the report cannot be written "
+                                     f"({exc.strerror or exc})") from None
+            paths.append(path)
         return paths
+
+
+def check_report_folder(folder: str | Path) -> Path:
+    """``folder``, made if missing; AudioFuseError when it is a file or cannot be made (checked
+    before an evaluation starts, so that no scoring is lost to it).
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AudioFuseError(f"{folder} is a file, not a folder: the report needs a folder "
+                             f"(it writes report.json, report.md and predictions.csv there)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AudioFuseError(f"{folder}: the report folder cannot be made "
+                             f"({exc.strerror or exc})") from None
+    return folder
 
 
 def metrics_table(rows: Sequence[tuple[str, dict[str, Any]]]) -> str:

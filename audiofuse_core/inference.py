@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .audio import Audio, load_audio, prepare_samples
-from .errors import ModelError
+from .errors import ModelError, SampleRateError
 from .features import model_windows, prepare_signal
 from .heartcycle import HeartCycles
 from .metrics import platt
@@ -35,6 +35,9 @@ _BATCH = 16
 
 
 POOR_QUALITY = "poor-quality"
+# PhysioNet 2016's rate: every model here learned from recordings at it, so a file at this rate
+# or above carries all they heard
+HEARD_RATE = 2000
 
 
 def unfamiliar_notice(prediction) -> str | None:
@@ -175,12 +178,28 @@ class Classifier:
                                 min_seconds=self.preset.min_seconds, path=path)
         return self.predict_audio(audio)
 
+    @property
+    def min_file_rate(self) -> int:
+        """The lowest file rate that carries the whole band the model listens to (twice its top
+        frequency), and at most :data:`HEARD_RATE`: PhysioNet's rate carries all it learned.
+        """
+        preset = self.preset
+        top = min(preset.fmax, preset.bandpass_hz[1] if preset.bandpass_hz else preset.fmax)
+        return int(min(np.ceil(2 * top), HEARD_RATE))
+
     def predict_audio(self, audio: Audio) -> Prediction:
         """Classify a loaded recording, judge its quality and find its heart cycles.
 
         The quality gate and the segmentation run on the recording as given (the model's rate),
         brought to 2000 Hz, before the model's band-pass: clipping and gaps must be seen raw.
+        A file recorded at a rate too low to hold the model's band is refused
+        (:class:`SampleRateError`): the missing band reads as a normal heart.
         """
+        if audio.original_rate < self.min_file_rate:
+            raise SampleRateError(
+                f"recorded at {audio.original_rate} Hz, too low for this model: the sound it "
+                f"judges reaches {self.min_file_rate // 2} Hz, so the file needs at least "
+                f"{self.min_file_rate} Hz (record at 2000 Hz or more)", path=audio.path)
         figures = self._figures.submit(self._recording_figures, audio)
         try:
             signal = prepare_signal(audio.samples, audio.sample_rate, self.preset)

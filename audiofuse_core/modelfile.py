@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,27 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError, UnicodeDecodeError):
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError, UnicodeDecodeError,
+            zlib.error, EOFError, NotImplementedError):
         raise ModelError(f"{path.name}: not a Keras model file, or a damaged one") from None
     if not isinstance(config, dict):
         raise ModelError(f"{path.name}: not a Keras model file")
+    check_format(config, path)
     return config
+
+
+def check_format(config: dict[str, Any], path: str | Path) -> None:
+    """ModelError when an AudioFuse model file says it was written in another format than
+    :data:`MODEL_FORMAT` (by a newer AudioFuse): it would be misread, not merely refused.
+    """
+    metadata = ((config.get("config") or {}).get("metadata") or {}) \
+        if isinstance(config.get("config"), dict) else {}
+    found = metadata.get("format") if isinstance(metadata, dict) else None
+    if found is None or found == MODEL_FORMAT:
+        return  # files from before the format was written are format 1
+    raise ModelError(f"{Path(path).name}: written in model format {found!r}, which this "
+                     f"AudioFuse does not read (it reads {MODEL_FORMAT!r}): a newer AudioFuse "
+                     f"made it; update AudioFuse to use it")
 
 
 def read_model_metadata(path: str | Path) -> dict[str, Any]:

@@ -35,7 +35,9 @@ from . import heartcycle as hc
 from .audio import butter_sos, resample
 
 ANALYSIS_RATE = 2000  # Hz: the rate the limits were validated at
-MIN_SECONDS = 4.0  # at least two cycles at 30 beats per minute
+# one whole 5-s analysis window (every preset's): a shorter recording's one window would be
+# padded with silence, which the networks read as a flat stretch, a cue of "abnormal"
+MIN_SECONDS = 5.0
 MIN_LEVEL_DBFS = -66.0  # heart-band RMS below this is an open microphone or no contact at all
 MAX_CLIPPING = 0.005  # share of samples stuck at the rails
 MAX_DROPOUT = 0.06  # share of the recording lost in gaps

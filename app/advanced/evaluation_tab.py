@@ -223,6 +223,10 @@ class EvaluationTab(QWidget):
             self.export(folder)
 
     def export(self, folder: str | Path) -> list[Path]:
-        paths = self.view.export(folder)
+        try:
+            paths = self.view.export(folder)
+        except (AudioFuseError, OSError) as exc:  # a read-only or full disk: say so, keep going
+            self.message.setText(f"Not exported: {exc}")
+            return []
         self.message.setText(f"Exported {len(paths)} files to {folder}.")
         return paths

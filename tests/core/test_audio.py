@@ -70,6 +70,29 @@ def test_int_arrays_are_scaled():
     assert 0.5 < np.max(np.abs(audio.samples)) <= 1.0
 
 
+def test_integer_channels_are_scaled_before_they_are_mixed():
+    wave = np.sin(np.linspace(0, 200, 8000))
+    stereo = (np.stack([wave, wave], axis=1) * 16384).astype(np.int16)
+    audio = prepare_samples(stereo, 4000)
+    assert np.max(np.abs(audio.samples)) == pytest.approx(0.5, abs=0.01)
+    unsigned = (128 + wave * 64).astype(np.uint8)  # 8-bit: silence is 128
+    audio = prepare_samples(unsigned, 4000)
+    assert abs(float(np.mean(audio.samples))) < 0.01
+    assert np.max(np.abs(audio.samples)) == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_file_that_cannot_be_opened_again_is_an_audio_error(tmp_path):
+    """When libsndfile failed and looking at the file's first bytes fails too (no permission, a
+    network file gone): an audio error naming the file, never a bare OSError.
+    """
+    from audiofuse_core.audio import _classify_open_error
+
+    gone = tmp_path / "gone.wav"
+    error = _classify_open_error(gone, RuntimeError("Error opening"))
+    assert isinstance(error, errors.InvalidAudioError)
+    assert str(error).startswith("gone.wav:") and "cannot be read" in str(error)
+
+
 def test_frame_windows_cover_the_whole_recording():
     x = np.arange(23, dtype=np.float32)
     windows, starts = frame_windows(x, 10, 5)

@@ -59,6 +59,17 @@ def test_evaluate_writes_a_report(tmp_path, capsys, untrained_model_path, physio
     assert (tmp_path / "rep" / "predictions.csv").read_text().count("\n") == 15
 
 
+def test_evaluate_refuses_a_report_path_that_is_a_file_before_scoring(
+        tmp_path, capsys, untrained_model_path, physionet_dir):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("the user's own notes")
+    assert main(["evaluate", str(untrained_model_path), str(physionet_dir), "--report",
+                 str(taken)]) == 2
+    captured = capsys.readouterr()
+    assert "is a file, not a folder" in captured.err and "scoring" not in captured.err
+    assert taken.read_text() == "the user's own notes"
+
+
 def test_evaluate_unusable_folder(tmp_path, capsys, untrained_model_path):
     assert main(["evaluate", str(untrained_model_path), str(tmp_path)]) == 2
     assert "no labelled recordings" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofuse_core.errors import ModelError, TooShortError
+from audiofuse_core.errors import ModelError, SampleRateError, TooShortError
 from audiofuse_core.inference import Classifier
 from tests.conftest import CIRCOR, physionet_files
 
@@ -79,6 +79,25 @@ def test_resampling_keeps_the_answer(classifier, abnormal_wav):
     assert up == pytest.approx(at_rate, abs=0.02)
 
 
+def test_a_rate_too_low_for_the_model_s_band_is_refused_not_called_normal(
+        classifier, abnormal_wav, tmp_path):
+    """At 1000 Hz the default preset's band above 500 Hz is missing, and the feature expert
+    read that as a normal heart: such a file is refused, with the rate it needs. 1600 Hz, which
+    holds the whole 25-800 Hz band, is answered.
+    """
+    from audiofuse_core.audio import resample
+
+    samples, rate = sf.read(abnormal_wav, dtype="float32")
+    assert classifier.min_file_rate == 1600
+    low = tmp_path / "low.wav"
+    sf.write(low, resample(samples, rate, 1000), 1000)
+    with pytest.raises(SampleRateError, match=r"low.wav: recorded at 1000 Hz.*at least 1600 Hz"):
+        classifier.predict_file(low)
+    with pytest.raises(SampleRateError):
+        classifier.predict_array(resample(samples, rate, 1000), 1000)
+    assert classifier.predict_array(resample(samples, rate, 1600), 1600).label != ""
+
+
 def test_to_dict_is_json_ready(classifier, normal_wav):
     import json
 
@@ -93,8 +112,10 @@ def test_paper_preset_uses_the_first_window_only(tmp_path, normal_wav):
     from audiofuse_core.presets import PAPER
 
     path = save_model(build_model(PAPER, "waveform"), tmp_path / "paper.keras")
-    p = Classifier(path).predict_file(normal_wav)
+    classifier = Classifier(path)
+    p = classifier.predict_file(normal_wav)
     assert p.sample_rate == 22050 and len(p.window_probabilities) == 1
+    assert classifier.min_file_rate == 2000  # PhysioNet's files, all it could have learned
 
 
 def test_missing_model(tmp_path):

@@ -129,6 +129,33 @@ def test_refuses_bad_model_files(tmp_path):
             dst.writestr(item, data[: len(data) // 3] if item.filename.endswith(".h5") else data)
     with pytest.raises(ModelError, match="damaged|cannot be loaded"):
         load_model(damaged)
+    # a compressed config whose bytes were damaged: zlib fails, the user reads why
+    deflated = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(deflated, "w",
+                                                       zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item))
+    raw = bytearray(deflated.read_bytes())
+    with zipfile.ZipFile(deflated) as archive:
+        info = archive.getinfo("config.json")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start + 10:start + 40] = bytes(b ^ 0xFF for b in raw[start + 10:start + 40])
+    deflated.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="not a Keras model file, or a damaged one"):
+        read_model_metadata(deflated)
+    # a file from a newer AudioFuse, in another format: said so, not "damaged", not misread
+    newer = tmp_path / "newer.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(newer, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"]["metadata"]["format"] = "audiofuse-model/2"
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    for reader in (load_model, read_model_metadata):
+        with pytest.raises(ModelError, match="model format 'audiofuse-model/2'.*update AudioFuse"):
+            reader(newer)
 
 
 def test_refuses_unsafe_deserialisation(tmp_path):

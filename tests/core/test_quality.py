@@ -117,6 +117,9 @@ def test_voice_fails(clean):
 def test_too_short_and_silent():
     assert "too_short" in assess_quality(np.random.default_rng(0).standard_normal(3 * RATE),
                                          RATE).problems
+    # under one 5-s analysis window: too short, however clean
+    assert "too_short" in assess_quality(np.random.default_rng(0).standard_normal(
+        int(4.5 * RATE)), RATE).problems
     report = assess_quality(np.zeros(10 * RATE), RATE)
     assert report.problems[0] == "silent"
     assert "stethoscope" in report.reason
