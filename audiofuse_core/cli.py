@@ -201,7 +201,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     inputs = expand_paths(args.paths)
     if not inputs:
         print("audiofuse: no audio files found in the given folder(s)", file=sys.stderr)
-        return 1
+        return 2  # nothing to classify: the command could not run (exit codes above)
     classifier = Classifier(args.model)
     failed = 0
     if not args.json:

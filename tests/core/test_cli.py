@@ -42,6 +42,13 @@ def test_predict_all_good_exits_zero_and_prints_words(capsys, untrained_model_pa
     assert "not a diagnosis" in out and ("NORMAL" in out or "ABNORMAL" in out)
 
 
+def test_predict_on_a_folder_without_audio_could_not_run(tmp_path, capsys,
+                                                         untrained_model_path):
+    (tmp_path / "notes.txt").write_text("no recordings here")
+    assert main(["predict", str(tmp_path), "--model", str(untrained_model_path)]) == 2
+    assert "no audio files found" in capsys.readouterr().err
+
+
 def test_missing_model_is_a_clear_error(tmp_path, capsys, normal_wav):
     assert main(["predict", str(normal_wav), "--model", str(tmp_path / "x.keras")]) == 2
     assert "model file not found" in capsys.readouterr().err
