@@ -8,6 +8,7 @@ a spreadsheet: one line per recording, probabilities with six decimals, the reas
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,11 +96,18 @@ class BatchRow:
 
 
 def write_csv(rows: list[BatchRow], path: str | Path) -> Path:
-    """Save ``rows`` (in the order given) as CSV with a header line; returns the path."""
+    """Save ``rows`` (in the order given) as CSV with a header line; returns the path. Written
+    beside it, then renamed over it: a failure leaves an earlier file of that name whole.
+    """
     path = Path(path)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row.csv_row())
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(row.csv_row())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path

@@ -55,6 +55,7 @@ from .recording_view import RecordingView
 from .recovery_dialog import RecoveryDialog
 from .report_dialog import ReportDialog
 from .report_pdf import ReportFields, write_report
+from .result_cache import ResultCache
 from .result_panel import ResultPanel
 from .settings import Settings
 
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         self.model_path = Path(model_path) if model_path else self.settings.model_path
         self.current_path: Path | None = None
         self.current_data: DisplayData | None = None
-        self.results: dict[Path, object] = {}  # Prediction per file, this session
+        self.results = ResultCache()  # Prediction per file, this session, while unchanged
         self._screen_request: Request | None = None
         self._explain_request: Request | None = None  # the occlusion map being computed
         self._explanation = None  # the OcclusionMap of the recording on screen, once computed

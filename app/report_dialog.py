@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -40,6 +41,7 @@ class ReportDialog(QDialog):
         self.setWindowTitle("Export PDF report")
         self.setObjectName("report_dialog")
         self._write = write
+        self._replace_agreed: Path | None = None  # the file the save dialog agreed to replace
         self.edits: dict[str, QLineEdit | QPlainTextEdit] = {}
         form = QFormLayout()
         for key, label in ReportFields.LABELS.items():
@@ -97,6 +99,18 @@ class ReportDialog(QDialog):
                                                 "PDF files (*.pdf)")
         if chosen:
             self.path_edit.setText(chosen if chosen.lower().endswith(".pdf") else chosen + ".pdf")
+            self._replace_agreed = Path(self.path_edit.text())  # the file dialog asked already
+
+    def confirm_replace(self, path: Path) -> bool:
+        """Ask before an existing file is replaced (a report written earlier, maybe with other
+        notes); the tests answer for the user by replacing this.
+        """
+        answer = QMessageBox.question(
+            self, "Replace the report?",
+            f"{path.name} already exists in {path.parent}.\nReplace it with this report?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def accept(self) -> None:
         text = self.path_edit.text().strip()
@@ -108,6 +122,9 @@ class ReportDialog(QDialog):
             path = path.with_name(path.name + ".pdf")
         if not path.parent.is_dir():
             self._show_error(f"The folder {path.parent} does not exist.")
+            return
+        if path.exists() and path != self._replace_agreed and not self.confirm_replace(path):
+            self._show_error(f"{path.name} exists: choose another name, or agree to replace it.")
             return
         try:
             written = self._write(path, self.fields())

@@ -10,6 +10,7 @@ spilled onto a second page.
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -161,8 +162,35 @@ and never replaces, a clinician's auscultation and judgement.</p>
 def write_report(path: str | Path, fields_: ReportFields, prediction, metadata: dict[str, Any],
                  views: QImage, *, recording_path: Path | None = None,
                  created: datetime | None = None) -> Path:
-    """Write the one-page A4 report to ``path``; returns it."""
+    """Write the one-page A4 report to ``path``; returns it. The PDF is written beside it and
+    checked whole (its end-of-file marker) before it replaces ``path``: a full disk leaves an
+    earlier report of that name as it was and raises OSError.
+    """
     path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        _write_pdf(partial, fields_, prediction, metadata, views, recording_path=recording_path,
+                   created=created)
+        if not _whole_pdf(partial):
+            raise OSError(f"{path}: the PDF could not be written whole (is the disk full?)")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _whole_pdf(path: Path) -> bool:
+    """Whether ``path`` is a PDF that was written to its end (``%%EOF`` in its last bytes)."""
+    try:
+        with path.open("rb") as stream:
+            stream.seek(max(0, path.stat().st_size - 1024))
+            return b"%%EOF" in stream.read()
+    except OSError:
+        return False
+
+
+def _write_pdf(path: Path, fields_: ReportFields, prediction, metadata: dict[str, Any],
+               views: QImage, *, recording_path: Path | None, created: datetime | None) -> None:
     writer = QPdfWriter(str(path))
     writer.setResolution(RESOLUTION_DPI)
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
@@ -193,11 +221,11 @@ def write_report(path: str | Path, fields_: ReportFields, prediction, metadata: 
 
     painter = QPainter()
     if not painter.begin(writer):
-        raise OSError(f"{path}: cannot write the PDF (is the folder writable?)")
+        raise OSError(f"{path.parent}: cannot write the PDF there (is the folder writable?)")
     try:
         document.drawContents(painter, QRectF(0, 0, width, height))
     finally:
-        painter.end()
-    if not path.is_file() or path.stat().st_size == 0:
+        ended = painter.end()
+    del painter, writer  # the file is complete and closed once the writer is gone
+    if not ended:
         raise OSError(f"{path}: the PDF could not be written")
-    return path

@@ -270,3 +270,28 @@ def test_after_a_model_switch_the_screen_shows_the_new_model_s_answers(
         window.batch_panel.recording_selected.emit(rows[1])
     assert shown.args[0].model_version == "second" and window.current_path == other.absolute()
     assert rows[1].model_version == "test"  # the row keeps the answer it got, and says whose
+
+
+def test_a_recording_replaced_on_disk_is_classified_again(qtbot, window, normal_wav,
+                                                          abnormal_wav, tmp_path):
+    """The session's answers are kept by file: a file replaced under the same name (re-exported,
+    another recording copied over it) gets its own answer, never the one of the file it replaced.
+    """
+    import shutil
+
+    patient = tmp_path / "patient.wav"
+    shutil.copy(normal_wav, patient)
+    first = open_and_classify(qtbot, window, patient)
+    other = tmp_path / "other.wav"
+    shutil.copy(abnormal_wav, other)
+    open_and_classify(qtbot, window, other)
+    shutil.copy(abnormal_wav, patient)  # the same name, another recording
+    again = open_and_classify(qtbot, window, patient)
+    assert again is not first
+    assert again.duration == pytest.approx(window.current_data.duration, abs=0.01)
+    assert again.duration != pytest.approx(first.duration, abs=0.01)
+    # unchanged, it is not classified again
+    open_and_classify(qtbot, window, other)
+    with qtbot.waitSignal(window.result_shown, timeout=RESULT_TIMEOUT_MS) as shown:
+        window.open_paths([patient])
+    assert shown.args[0] is again

@@ -305,6 +305,30 @@ def _click_cell(qtbot, panel, row: int) -> None:
 
 
 # -- the PDF report ---------------------------------------------------------------------------
+def test_a_pdf_cut_short_never_replaces_an_earlier_report(qapp, tmp_path, monkeypatch):
+    """A full disk cuts the new PDF short: the earlier report of that name stays as it was, the
+    half-written file is removed, and the failure is said (OSError for the dialog to show).
+    """
+    from PySide6.QtGui import QImage
+
+    from app import report_pdf
+
+    target = tmp_path / "reports" / "report.pdf"
+    target.parent.mkdir()
+    report_pdf.write_report(target, report_pdf.ReportFields(), None, {}, QImage())
+    earlier = target.read_bytes()
+    assert report_pdf._whole_pdf(target)
+
+    def cut_short(path, *args, **kwargs):
+        path.write_bytes(earlier[: len(earlier) // 2])
+
+    monkeypatch.setattr(report_pdf, "_write_pdf", cut_short)
+    with pytest.raises(OSError, match="could not be written whole"):
+        report_pdf.write_report(target, report_pdf.ReportFields(), None, {}, QImage())
+    assert target.read_bytes() == earlier
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.pdf"]
+
+
 def test_the_pdf_report_is_one_page_with_what_was_typed(qtbot, window, examples, tmp_path):
     path = examples["abnormal"]
     with _shown_and_classified(qtbot, window):
@@ -349,4 +373,16 @@ def test_the_pdf_report_is_one_page_with_what_was_typed(qtbot, window, examples,
     window.ask_export_report()
     assert window.report_dialog is not dialog
     assert all(not value for value in vars(window.report_dialog.fields()).values())
-    window.report_dialog.reject()
+    # the same name again: the earlier report is replaced only when the user agrees
+    second = window.report_dialog
+    earlier = target.read_bytes()
+    asked = []
+    second.confirm_replace = lambda p: asked.append(p) or False
+    second.path_edit.setText(str(target))
+    second.buttons.button(second.buttons.StandardButton.Save).click()
+    assert asked == [target] and second.isVisible() and target.read_bytes() == earlier
+    assert "exists" in second.error_label.text()
+    second.confirm_replace = lambda p: True
+    with qtbot.waitSignal(second.saved, timeout=30_000):
+        second.buttons.button(second.buttons.StandardButton.Save).click()
+    assert pdf_text.page_count(target) == 1 and not list(tmp_path.glob(".*partial"))
