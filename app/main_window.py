@@ -86,6 +86,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings or Settings()
         self.model_path = Path(model_path) if model_path else self.settings.model_path
+        # a model remembered from an earlier session (not one given now, which must be used or
+        # fail loudly): start() falls back to the active model when its file is gone
+        self._remembered_model = None if model_path else self.settings.model_path
         self.current_path: Path | None = None
         self.current_data: DisplayData | None = None
         self.results = ResultCache()  # Prediction per file, this session, while unchanged
@@ -250,6 +253,17 @@ class MainWindow(QMainWindow):
         model of the Advanced panel's library (the bundled model until the user activates
         another): one place decides, so the panel and the window never disagree.
         """
+        remembered = self._remembered_model
+        if remembered is not None and not remembered.is_file():
+            # chosen earlier with "Use another model file", deleted or moved since: forget it
+            # and say so, rather than fail to classify at every start
+            self.settings.model_path = None
+            self.model_path = None
+            log.warning("the model chosen earlier, %s, is gone; using the library's active model",
+                        remembered)
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(
+                f"The model chosen earlier ({remembered.name}) is no longer there: using the "
+                f"active model instead (Analysis > About the model says which).", 30_000))
         if self.model_path is None:
             self.model_path = self._library_model()
         self.runner.load_model(self.model_path)

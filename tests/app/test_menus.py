@@ -61,3 +61,18 @@ def test_help_menu_opens_the_bundled_examples(qtbot, window):
     with qtbot.waitSignal(window.recording_shown, timeout=RESULT_TIMEOUT_MS):
         window.actions["example_normal"].trigger()
     assert window.current_path.name.startswith("normal-")
+
+
+def test_a_remembered_model_file_that_is_gone_falls_back_to_the_active_model(
+        qtbot, make_window, settings, untrained_model_path, tmp_path):
+    library = ModelLibrary()
+    entry = library.import_model(untrained_model_path)
+    library.activate(entry.id)
+    settings.model_path = tmp_path / "deleted-since.keras"  # chosen last session, now gone
+    window = make_window(None)
+    with qtbot.waitSignal(window.runner.model_ready, timeout=MODEL_TIMEOUT_MS):
+        window.start([])
+    assert window.model_path == entry.path and settings.model_path is None
+    qtbot.waitUntil(lambda: "no longer there" in window.statusBar().currentMessage(),
+                    timeout=5000)
+    assert "deleted-since.keras" in window.statusBar().currentMessage()
