@@ -288,8 +288,20 @@ class MainWindow(QMainWindow):
         if len(files) == 1 and not any(p.is_dir() for p in given):
             self.open_recording(files[0])
             return
-        self.start_batch(files)
-        self.open_recording(files[0], classify=False)
+        # a recording already in the table (waiting, being classified or done) is not added
+        # twice; a failed or cancelled one is tried again
+        listed = {Path(r.path).absolute() for r in self.batch_panel.rows
+                  if r.status not in (CANCELLED, FAILED)}
+        new = [f for f in files if Path(f).absolute() not in listed]
+        if new:
+            self.start_batch(new)
+        if len(new) < len(files):
+            self.statusBar().showMessage(
+                f"{len(files) - len(new)} of {len(files)} recordings are already in the table: "
+                f"not added again.", 10_000)
+        pending = {Path(r.path).absolute() for r in self.batch_panel.rows
+                   if r.status in (WAITING, CLASSIFYING)}
+        self.open_recording(files[0], classify=Path(files[0]).absolute() not in pending)
 
     def open_recording(self, path: str | Path, *, classify: bool = True) -> None:
         """Show ``path`` and classify it (unless it is already classified or in a batch)."""

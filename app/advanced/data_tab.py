@@ -126,11 +126,12 @@ class DataTab(QWidget):
         folders = self.folder_paths()
         self.summary = None
         self.summary_changed.emit(None)
+        if self.runner.busy:  # the scan running is of other folders: scan again once it is back
+            self._rescan = True
+            if folders:
+                return
         if not folders:
             self._show_problem(None, "Add a labelled data-set folder.")
-            return
-        if self.runner.busy:  # scan again once the current scan is back
-            self._rescan = True
             return
         self.headline.setText("Scanning...")
         self.problem.hide()

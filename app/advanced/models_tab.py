@@ -56,6 +56,7 @@ def compare_models(active: str, candidate: str, folder: str, report, should_stop
 
 class ModelsTab(QWidget):
     model_activated = Signal(str)  # path of the model that is now active
+    listed = Signal()  # the table was filled again: models may have come, gone or been renamed
 
     COLUMNS = ("", "name", "model", "created", "validation ROC-AUC", "file")
 
@@ -173,6 +174,7 @@ class ModelsTab(QWidget):
         self.table.selectRow(ids.index(select) if select in ids else 0)
         # the same row index may now hold another model: no selection signal, so show its card
         self._on_table_selection_changed()
+        self.listed.emit()
 
     def selected_id(self) -> str | None:
         items = self.table.selectedItems()

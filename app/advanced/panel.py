@@ -49,6 +49,8 @@ class AdvancedPanel(QWidget):
         self.data_tab.summary_changed.connect(self.training_tab.set_summary)
         self.training_tab.model_trained.connect(self._on_training_model_trained)
         self.models_tab.model_activated.connect(self._on_models_model_activated)
+        # imported, deleted or renamed in the Models tab: the Evaluation tab offers the same list
+        self.models_tab.listed.connect(self.evaluation_tab.refresh_models)
         self.evaluation_tab.recording_activated.connect(self.recording_requested)
         self.evaluation_tab.model_added.connect(lambda path: self.models_tab.refresh(
             Path(path).stem))

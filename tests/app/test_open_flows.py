@@ -243,6 +243,13 @@ def test_the_table_sorts_exports_csv_and_opens_the_selected_row(qtbot, window,
         window.open_paths([recordings_folder])
     panel = window.batch_panel
     assert [r.path for r in panel.visible_rows()] == [r.path for r in panel.rows]
+    # the same folder again: nothing is added twice, and the first recording is shown
+    count = len(panel.rows)
+    window.open_paths([recordings_folder])
+    assert len(panel.rows) == count
+    assert f"{count} of {count} recordings are already in the table" in \
+        window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.result_panel.prediction is not None, timeout=10_000)
     # a click on a column's header sorts by it, a second click the other way round
     _click_header(qtbot, panel, "Probability")
     _click_header(qtbot, panel, "Probability")

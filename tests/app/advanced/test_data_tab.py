@@ -92,3 +92,21 @@ def test_too_few_of_a_class(qtbot, panel, tmp_path):
     shutil.copy(PHYSIONET / "training-a" / "a0336.wav", root / "abnormal" / "a0336.wav")
     scan_in(qtbot, panel, [root])
     _train_disabled_with(panel, "Too few 'abnormal'")
+
+
+def test_removing_the_last_folder_mid_scan_leaves_nothing_to_train_on(qtbot, panel):
+    """The scan running when the last folder is removed is of a folder no longer listed: its
+    summary must not reach Training.
+    """
+    tab = panel.data_tab
+    with qtbot.waitSignal(tab.runner.done, timeout=120_000):
+        tab.add_folder(SHARED_SAMPLES / "physionet2016")
+        assert tab.runner.busy
+        tab.folders.setCurrentRow(0)
+        tab.folders.item(0).setSelected(True)
+        tab._on_remove_clicked()
+    qtbot.waitUntil(lambda: not tab.runner.busy, timeout=10_000)
+    qtbot.wait(100)
+    assert tab.folder_paths() == [] and tab.summary is None
+    assert not panel.training_tab.train_button.isEnabled()
+    assert "Add a labelled data-set folder" in tab.headline.text()

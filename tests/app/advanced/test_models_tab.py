@@ -74,3 +74,18 @@ def test_closing_the_panel_stops_the_expert_s_child_and_waits_for_it(qtbot, pane
     assert child.poll() is not None  # ended before the panel let the program go on
     assert not tab.runner._thread.is_alive()
     assert not any(m.path.name.endswith("-cycles.keras") for m in panel.library.models())
+
+
+def test_the_evaluation_tab_offers_the_models_the_models_tab_lists(qtbot, panel,
+                                                                    untrained_model_path):
+    tab, combo = panel.models_tab, panel.evaluation_tab.model
+
+    def offered():
+        return {combo.itemData(i) for i in range(combo.count())}
+
+    with qtbot.waitSignal(tab.runner.done, timeout=EVALUATION_TIMEOUT_MS):
+        tab.import_file(untrained_model_path)
+    imported = panel.library.get(tab.selected_id())
+    assert not imported.bundled and str(imported.path) in offered()
+    tab.delete(imported.id)
+    assert str(imported.path) not in offered()
