@@ -47,5 +47,10 @@ class ResultCache:
     def __contains__(self, path: object) -> bool:
         return isinstance(path, Path | str) and self.get(Path(path)) is not None
 
+    def items(self) -> list[tuple[Path, Any]]:
+        """(path, prediction) for every file whose answer still stands."""
+        return [(path, prediction) for path in list(self._entries)
+                if (prediction := self.get(path)) is not None]
+
     def clear(self) -> None:
         self._entries.clear()
