@@ -80,7 +80,13 @@ def load_audio(
     rate = int(info.samplerate)
     _check_rate(rate, path)
     if info.frames == 0:
-        raise EmptyAudioError("the file holds no audio samples", path=path)
+        unfinished = _unfinished_wav(path)
+        if unfinished is None:
+            raise EmptyAudioError("the file holds no audio samples", path=path)
+        # its writer stopped before it wrote the header's sizes: the samples are all there
+        return prepare_samples(unfinished.read(), unfinished.samplerate,
+                               sample_rate=sample_rate, min_seconds=min_seconds, path=path,
+                               max_seconds=max_seconds)
     if info.frames > 0 and info.frames / rate > max_seconds:
         raise TooLongError(
             f"{info.frames / rate / 60:.1f} min of audio; at most {max_seconds / 60:.0f} min "
@@ -294,6 +300,19 @@ def _as_rate(rate: object, path: str | Path | None) -> int:
         raise SampleRateError(f"sample rate {rate!r} is not a whole number of Hz", path=path)
     _check_rate(int(value), None if path is None else Path(path))
     return int(value)
+
+
+def _unfinished_wav(path: Path):
+    """The layout of a WAV whose header says 0 samples but whose data chunk holds some (its
+    writer was stopped before it closed the file), else None.
+    """
+    from .wav_layout import WavLayoutError, read_wav_layout
+
+    try:
+        layout = read_wav_layout(path)
+    except (WavLayoutError, OSError):
+        return None
+    return layout if layout.frames > 0 else None
 
 
 def _classify_open_error(path: Path, exc: Exception) -> Exception:

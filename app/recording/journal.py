@@ -17,14 +17,14 @@ The journal's audio always runs to the end of the file: libsndfile writes no chu
 from __future__ import annotations
 
 import os
-import struct
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from audiofuse_core.wav_layout import WavLayout, WavLayoutError, read_wav_layout
 
 from .errors import RecordingError
 from .sidecar import FORMATS, fsync_folder
@@ -33,9 +33,6 @@ from .sidecar import FORMATS, fsync_folder
 JOURNAL_SUFFIX = ".partial.wav"
 # Stream sample type -> journal WAV subtype.
 _JOURNAL_SUBTYPES = {"int16": "PCM_16", "int32": "PCM_32", "float32": "FLOAT"}
-_WAVE_FORMAT_PCM = 1
-_WAVE_FORMAT_FLOAT = 3
-_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 
 
 def journal_path(out_path: str | Path) -> Path:
@@ -79,68 +76,23 @@ class JournalWriter:
             self._file.close()
 
 
-@dataclass(frozen=True)
-class JournalInfo:
-    """What :func:`read_journal` found in a journal, however its writer ended."""
-
-    path: Path
-    samplerate: int
-    channels: int
-    dtype: np.dtype  # little-endian sample type of the data
-    data_offset: int
-    frames: int
-
-    @property
-    def seconds(self) -> float:
-        """Duration of the whole frames on disk."""
-        return self.frames / self.samplerate if self.samplerate else 0.0
+# what read_journal finds in a journal, however its writer ended (path, samplerate, channels,
+# dtype, data_offset, frames, seconds)
+JournalInfo = WavLayout
 
 
 def read_journal(path: str | Path) -> JournalInfo:
-    """Parse a WAV journal whose header may be stale (its writer killed before closing).
-
-    The format comes from the ``fmt `` chunk; the audio is everything after the ``data``
-    chunk's header, cut to whole frames (a kill can leave half a frame at the end).
+    """Parse a WAV journal whose header may be stale (its writer killed before closing): the
+    core's :func:`~audiofuse_core.wav_layout.read_wav_layout`, its failures as RecordingError.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
-                raise RecordingError(f"{path.name}: not a WAV journal (no RIFF/WAVE header).")
-            fmt = None
-            while True:
-                chunk = f.read(8)
-                if len(chunk) < 8:
-                    raise RecordingError(f"{path.name}: the journal holds no audio data chunk.")
-                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-                if cid == b"fmt ":
-                    fmt = f.read(size)
-                    if size % 2:
-                        f.read(1)
-                elif cid == b"data":
-                    data_offset = f.tell()
-                    break
-                else:
-                    f.seek(size + (size % 2), os.SEEK_CUR)
-            file_size = os.fstat(f.fileno()).st_size
+        return read_wav_layout(path)
+    except WavLayoutError as exc:
+        raise RecordingError(f"{path.name}: not a WAV journal ({exc}).") from None
     except OSError as exc:
         raise RecordingError(f"{path.name}: the journal cannot be read ({exc.strerror}).") \
             from None
-    if fmt is None or len(fmt) < 16:
-        raise RecordingError(f"{path.name}: the journal has no usable format chunk.")
-    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
-    if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
-        tag = struct.unpack("<H", fmt[24:26])[0]
-    dtype = {(_WAVE_FORMAT_PCM, 16): "<i2", (_WAVE_FORMAT_PCM, 32): "<i4",
-             (_WAVE_FORMAT_FLOAT, 32): "<f4"}.get((tag, bits))
-    if dtype is None or channels < 1 or rate < 1:
-        raise RecordingError(
-            f"{path.name}: unexpected journal format (tag {tag}, {bits} bits, {channels} "
-            f"channels, {rate} Hz).")
-    dt = np.dtype(dtype)
-    frames = max(0, file_size - data_offset) // (dt.itemsize * channels)
-    return JournalInfo(path, rate, channels, dt, data_offset, frames)
 
 
 def iter_journal(info: JournalInfo, *, block_frames: int = 1 << 16) -> Iterator[np.ndarray]:

@@ -93,6 +93,22 @@ def test_a_file_that_cannot_be_opened_again_is_an_audio_error(tmp_path):
     assert str(error).startswith("gone.wav:") and "cannot be read" in str(error)
 
 
+def test_a_wav_whose_writer_never_finished_its_header_is_read_whole(tmp_path, real):
+    """A recorder killed before it closed its WAV leaves the header's sizes at 0: libsndfile
+    sees no samples, but every one is on disk and is read.
+    """
+    samples, rate = real
+    ints = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    path = tmp_path / "unfinished.wav"
+    _write_wav_header_only(path, rate=rate)  # sizes 0, as at the writer's start
+    with open(path, "ab") as f:
+        f.write(ints.tobytes() + b"\x01")  # and half a frame at the end
+    assert sf.info(str(path)).frames == 0
+    audio = load_audio(path)
+    assert audio.sample_rate == rate and len(audio.samples) == len(ints)
+    np.testing.assert_allclose(audio.samples, ints / 32767, atol=1e-4)
+
+
 def test_frame_windows_cover_the_whole_recording():
     x = np.arange(23, dtype=np.float32)
     windows, starts = frame_windows(x, 10, 5)
