@@ -8,10 +8,11 @@ a spreadsheet: one line per recording, probabilities with six decimals, the reas
 from __future__ import annotations
 
 import csv
-import os
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from audiofuse_core.atomic import atomic_write_text
 from audiofuse_core.inference import unfamiliar_notice
 
 WAITING = "waiting"
@@ -100,14 +101,10 @@ def write_csv(rows: list[BatchRow], path: str | Path) -> Path:
     beside it, then renamed over it: a failure leaves an earlier file of that name whole.
     """
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with open(partial, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(row.csv_row())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    stream = io.StringIO(newline="")
+    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row.csv_row())
+    atomic_write_text(path, stream.getvalue(), newline="")
     return path

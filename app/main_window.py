@@ -299,9 +299,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"{len(files) - len(new)} of {len(files)} recordings are already in the table: "
                 f"not added again.", 10_000)
-        pending = {Path(r.path).absolute() for r in self.batch_panel.rows
-                   if r.status in (WAITING, CLASSIFYING)}
-        self.open_recording(files[0], classify=Path(files[0]).absolute() not in pending)
+        self.open_recording(files[0], classify=not self._queued_in_table(files[0]))
+
+    def _queued_in_table(self, path: str | Path) -> bool:
+        """Whether the table's queue will classify ``path`` (waiting or being classified)."""
+        path = Path(path).absolute()
+        return any(Path(r.path).absolute() == path for r in self.batch_panel.rows
+                   if r.status in (WAITING, CLASSIFYING))
 
     def open_recording(self, path: str | Path, *, classify: bool = True) -> None:
         """Show ``path`` and classify it (unless it is already classified or in a batch)."""
@@ -770,11 +774,10 @@ class MainWindow(QMainWindow):
     def _on_batch_row_selected(self, row: BatchRow) -> None:
         if row.path == self.current_path:
             return
-        # a row done with a model since replaced has no result for this one: classify it now
-        # (the row keeps the answer it got, with that model's name in its columns)
-        unanswered = row.status not in (WAITING, CLASSIFYING) and \
-            Path(row.path).absolute() not in self.results
-        self.open_recording(row.path, classify=row.status in (CANCELLED, FAILED) or unanswered)
+        # open_recording shows a standing answer; a row without one for the current model
+        # (failed, cancelled, or done with a model since replaced) is classified now, the row
+        # keeping the answer it got with that model's name in its columns
+        self.open_recording(row.path, classify=row.status not in (WAITING, CLASSIFYING))
 
     # -- heart cycles and what drove the result --------------------------------------------------
     def toggle_cycle_markers(self) -> None:

@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write_text
 from .datasets import CLASS_NAMES, Record
 from .errors import AudioFuseError
 from .inference import POOR_QUALITY
@@ -130,12 +130,9 @@ class EvaluationReport:
         paths = []
         for name, text in texts.items():
             path = folder / name
-            temporary = path.with_name(f".{name}.partial")
             try:
-                temporary.write_text(text, encoding="utf-8", newline="")
-                os.replace(temporary, path)
+                atomic_write_text(path, text, newline="")
             except OSError as exc:
-                temporary.unlink(missing_ok=True)
                 raise AudioFuseError(f"{path}: the report cannot be written "
                                      f"({exc.strerror or exc})") from None
             paths.append(path)

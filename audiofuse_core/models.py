@@ -439,15 +439,13 @@ class RecordingFeatureExpert(layers.Layer):
         """The layer as a plain numpy function (inference only): no graph to trace, safe to call
         from any thread.
         """
-        fill, centre, scale = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64)
-                               for w in (self.fill, self.centre, self.scale))
+        standardise = self.numpy_standardise()
         stacks = [[(np.asarray(ops.convert_to_numpy(d.kernel), np.float64),
                     np.asarray(ops.convert_to_numpy(d.bias), np.float64))
                    for d in self.member_layers(member)] for member in range(self.members)]
 
         def forward(features: np.ndarray) -> np.ndarray:
-            x = np.atleast_2d(np.asarray(features, dtype=np.float64))
-            x = (np.where(np.isnan(x), fill, x) - centre) / scale
+            x = standardise(features)
             total = np.zeros(len(x))
             for stack in stacks:
                 h = x
@@ -466,15 +464,25 @@ class RecordingFeatureExpert(layers.Layer):
         squared value capped at 100, so one wild figure cannot decide; a missing figure counts
         as the training median). Over the training recordings the mean square is about 1.
         """
+        standardise = self.numpy_standardise()
+
+        def distance(features: np.ndarray) -> np.ndarray:
+            return np.sqrt(np.mean(np.minimum(standardise(features) ** 2, 100.0), axis=1))
+
+        return distance
+
+    def numpy_standardise(self):
+        """The layer's first step as a numpy function [n, inputs] -> [n, inputs]: a missing
+        figure filled with the training median, then centred and scaled as in training.
+        """
         fill, centre, scale = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64)
                                for w in (self.fill, self.centre, self.scale))
 
-        def distance(features: np.ndarray) -> np.ndarray:
+        def standardise(features: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(np.asarray(features, dtype=np.float64))
-            z = (np.where(np.isnan(x), fill, x) - centre) / scale
-            return np.sqrt(np.mean(np.minimum(z ** 2, 100.0), axis=1))
+            return (np.where(np.isnan(x), fill, x) - centre) / scale
 
-        return distance
+        return standardise
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audiofuse_core.atomic import fsync_folder
 from audiofuse_core.wav_layout import WavLayout, WavLayoutError, read_wav_layout
 
 from .errors import RecordingError
-from .sidecar import FORMATS, fsync_folder
+from .sidecar import FORMATS
 
 #: File-name ending of a journal: ``X.flac`` is recorded into ``X.partial.wav``.
 JOURNAL_SUFFIX = ".partial.wav"

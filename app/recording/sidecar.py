@@ -9,13 +9,13 @@ new one, never half a file.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from audiofuse_core.atomic import atomic_write_text
 
 from .errors import RecordingError
 
@@ -96,36 +96,6 @@ def read_sidecar(audio_path: str | Path) -> RecordingInfo | None:
         return RecordingInfo.from_dict(data) if isinstance(data, dict) else None
     except (OSError, ValueError, TypeError, RecordingError):
         return None
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old file or the new one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows: folders cannot be opened this way; renames are journalled
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def new_recording_path(folder: str | Path, info: RecordingInfo, *, suffix: str = ".flac",
