@@ -267,6 +267,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{run_dir} holds an interrupted run of {out.name} ({interrupted.get('epoch', 0)} "
             f"epochs done): add --resume to go on with it, or --overwrite to discard it and "
             f"start again")
+    if args.resume and interrupted is None and not args.overwrite:
+        # a finished run has nothing to resume: going on would train past its end and replace
+        # the model it wrote
+        finished = (run_dir / "state.json").is_file()
+        raise AudioFuseError(
+            f"{run_dir}: nothing to resume ("
+            + (f"its run finished and wrote {out.name}" if finished else "no interrupted run there")
+            + "): leave out --resume, or add --overwrite to train again")
     if out.exists() and not (args.resume or args.overwrite):
         raise AudioFuseError(f"{out} exists: choose another --out, or add --overwrite to "
                              f"replace it")

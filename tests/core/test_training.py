@@ -201,6 +201,12 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
                            text=True, timeout=120)
     assert again.returncode == 2 and "exists" in again.stderr and "--overwrite" in again.stderr
     assert (tmp_path / "cli.keras").read_bytes() == model_bytes  # the model is not lost
+    # --resume on the finished run would train past its end and replace the model: refused
+    again = subprocess.run(_cli_train(tmp_path, "--epochs", str(done + 3), "--resume"), env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "nothing to resume" in again.stderr
+    assert "finished" in again.stderr and json.loads(state.read_text()) == final
+    assert (tmp_path / "cli.keras").read_bytes() == model_bytes
     from audiofuse_core.modelfile import read_model_metadata
 
     # the model card's training time counts the killed run's epochs too
