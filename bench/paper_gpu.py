@@ -14,6 +14,20 @@ and our own choices where it is silent (learning rate 5e-4 as in our presets, we
 a fixed number of epochs, no augmentation, the epoch kept that scores best on the validation
 recordings: optimistic, as every figure chosen on them is); it writes every validation
 recording's probability, the history and the timings to ``DIR/paper-gpu.json``.
+
+Under a new device, the same preset (2026-12-04, second lent machine):
+
+    .venv/bin/python bench/paper_gpu.py pack-shift    # here: .gpu/paper-shift.npz
+    KERAS_BACKEND=jax python3 bench/paper_gpu.py shift --epochs N --out DIR   # on the device
+    .venv/bin/python bench/paper_gpu.py report-shift FILE
+
+``pack-shift`` keeps the first 5 s of the CirCor development recordings (murmur present or absent,
+the 85 that ``evaluate`` scores; 4000 Hz, their own rate) and of the labelled PASCAL samples (at
+22 050 Hz). ``shift`` trains one model on the whole training split and scores it on the
+validation recordings, CirCor and PASCAL, then one model per left-out subset (a, b, e, f): trained
+on the other subsets' training recordings, its epoch chosen on their validation recordings, and
+scored on every recording of the subset it never heard. One compiled model serves every run
+(fresh weights and optimiser state for each), so the device compiles once.
 """
 
 from __future__ import annotations
@@ -30,7 +44,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data" / "physionet2016-dev"
 PACKED = REPO / ".gpu" / "paper-data.npz"
+SHIFT = REPO / ".gpu" / "paper-shift.npz"
 SOURCE_RATE = 2000
+EXTRA_RATES = {"circor": 4000, "pascal": 22050}
+LEFT_OUT = ("a", "b", "e", "f")
 
 
 def pack() -> int:
@@ -56,6 +73,175 @@ def pack() -> int:
     np.savez_compressed(PACKED, **arrays)
     print(f"{PACKED}: {PACKED.stat().st_size / 1e6:.1f} MB,",
           {k: v.shape for k, v in arrays.items() if k.startswith("x_")})
+    return 0
+
+
+def pack_shift() -> int:
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.datasets import scan, scan_pascal
+
+    samples = DATA.parent / "samples"
+    sets = {"circor": scan(DATA.parent / "circor2022-dev", probe=False).records,
+            "pascal": scan_pascal(samples / "pascal_chsc2011", artifact_as_abnormal=True).records}
+    arrays = {}
+    for name, records in sets.items():
+        rate = EXTRA_RATES[name]
+        x = np.zeros((len(records), 5 * rate), np.int16)
+        for i, record in enumerate(records):
+            samples_ = load_audio(record.path, sample_rate=rate).samples[:5 * rate]
+            x[i, :len(samples_)] = np.round(np.clip(samples_, -1, 1) * 32767).astype(np.int16)
+        arrays[f"x_{name}"] = x
+        arrays[f"y_{name}"] = np.array([r.label for r in records], np.int8)
+        arrays[f"name_{name}"] = np.array([r.name for r in records])
+    np.savez_compressed(SHIFT, **arrays)
+    print(f"{SHIFT}: {SHIFT.stat().st_size / 1e6:.1f} MB,",
+          {k: (v.shape, int(arrays['y_' + k[2:]].sum())) for k, v in arrays.items()
+           if k.startswith("x_")})
+    return 0
+
+
+def shift(epochs: int, out: Path, *, batch: int = 32, seeds: tuple[int, ...] = (42,),
+          left_out: tuple[str, ...] = LEFT_OUT, limit: int | None = None,
+          max_seconds: float | None = None) -> int:
+    """Train the paper preset once on everything, then once per left-out subset (module doc)."""
+    import keras
+
+    from audiofuse_core.audio import resample
+    from audiofuse_core.metrics import roc_auc
+    from audiofuse_core.models import build_model
+    from audiofuse_core.presets import PAPER
+
+    started = time.monotonic()
+    data, extra = np.load(PACKED), np.load(SHIFT)
+
+    def waveforms(x: np.ndarray, rate: int) -> np.ndarray:
+        up = [resample(row.astype(np.float32) / 32767, rate, PAPER.sample_rate) for row in x]
+        return np.stack([w[:PAPER.window_samples] for w in up]).astype(np.float32)
+
+    parts = ("training", "validation")
+
+    def take(values: np.ndarray) -> np.ndarray:  # a smoke run here: a few, spread over the subsets
+        return values if limit is None else values[np.linspace(0, len(values) - 1, limit).astype(int)]
+
+    x = np.concatenate([waveforms(take(data[f"x_{p}"]), SOURCE_RATE) for p in parts])
+    y = np.concatenate([take(data[f"y_{p}"]) for p in parts]).astype(np.float32)
+    subset = np.concatenate([take(data[f"subset_{p}"]) for p in parts])
+    names = np.concatenate([take(data[f"name_{p}"]) for p in parts])
+    part = np.concatenate([np.full(len(take(data[f"y_{p}"])), p) for p in parts])
+    extras = {k: (waveforms(take(extra[f"x_{k}"]), EXTRA_RATES[k]), take(extra[f"y_{k}"]),
+                  take(extra[f"name_{k}"])) for k in EXTRA_RATES}
+    prepared = time.monotonic() - started
+    print(f"data {x.shape}, {({k: v[0].shape for k, v in extras.items()})} ready in "
+          f"{prepared:.1f} s ({keras.backend.backend()})", flush=True)
+
+    model = build_model(PAPER, "fusion", seed=seeds[0])
+    model.compile(optimizer=keras.optimizers.AdamW(5e-4, weight_decay=1e-4),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+
+    def logits(inputs: np.ndarray) -> np.ndarray:
+        # padded to whole batches: one compiled shape for every set
+        pad = -len(inputs) % 64
+        padded = np.concatenate([inputs, np.zeros((pad, *inputs.shape[1:]), inputs.dtype)])
+        return np.asarray(model.predict(padded, batch_size=64, verbose=0)).reshape(-1)[:len(inputs)]
+
+    def scored(inputs: np.ndarray, labels: np.ndarray, who: np.ndarray, last_weights: list,
+               best_weights: list, where: np.ndarray | None = None) -> dict:
+        model.set_weights(last_weights)
+        last = logits(inputs)
+        model.set_weights(best_weights)
+        best = logits(inputs)
+        entry = {"name": who.tolist(), "label": labels.astype(int).tolist(),
+                 "logit": [round(float(v), 5) for v in best],
+                 "logit_last_epoch": [round(float(v), 5) for v in last]}
+        if where is not None:
+            entry["subset"] = where.tolist()
+        return entry
+
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        result = {"preset": "paper", "kind": "fusion", "backend": keras.backend.backend(),
+                  "seed": seed, "epochs": epochs, "batch_size": batch,
+                  "params": int(model.count_params()), "data_seconds": round(prepared, 1), "runs": {}}
+        for held in (None, *(f"training-{letter}" for letter in left_out)):
+            run = "all" if held is None else f"without-{held[-1]}"
+            if max_seconds and time.monotonic() - started > max_seconds:
+                print(f"{run}: not started, the time budget is spent", flush=True)
+                break
+            tick = time.monotonic()
+            fresh = build_model(PAPER, "fusion", seed=seed)  # a new start for every run
+            model.set_weights(fresh.get_weights())
+            del fresh
+            for variable in model.optimizer.variables:  # Adam's moments and step count, not the rate
+                if "learning_rate" not in variable.path:
+                    variable.assign(np.zeros(variable.shape, variable.dtype))
+            train_idx = np.flatnonzero((part == "training") & (subset != held))
+            val_idx = np.flatnonzero((part == "validation") & (subset != held))
+            positives = float(y[train_idx].mean())
+            weights = {0: 0.5 / (1 - positives), 1: 0.5 / positives}  # classes balanced overall
+            history, best = [], (-1.0, 0, None)
+            for epoch in range(1, epochs + 1):
+                order = rng.permutation(train_idx)  # whole batches only: no second compiled shape
+                order = np.concatenate([order, rng.choice(train_idx, -len(order) % batch)])
+                t0 = time.monotonic()
+                fit = model.fit(x[order], y[order, None], batch_size=batch, epochs=1, shuffle=False,
+                                class_weight=weights, verbose=0)
+                auc = float(roc_auc(y[val_idx], logits(x[val_idx])))
+                history.append({"epoch": epoch, "loss": round(float(fit.history["loss"][-1]), 5),
+                                "val_auc": round(auc, 5), "seconds": round(time.monotonic() - t0, 1)})
+                print(run, json.dumps(history[-1]), flush=True)
+                if auc > best[0]:
+                    best = (auc, epoch, model.get_weights())
+            last_weights = model.get_weights()
+            entry = {"held_out": held, "n_training": int(len(train_idx)),
+                     "n_validation": int(len(val_idx)), "best_epoch": best[1], "history": history,
+                     "validation": scored(x[val_idx], y[val_idx], names[val_idx], last_weights,
+                                          best[2], subset[val_idx])}
+            if held is None:
+                for name, (inputs, labels, who) in extras.items():
+                    entry[name] = scored(inputs, labels, who, last_weights, best[2])
+            else:
+                held_idx = np.flatnonzero(subset == held)
+                entry["left_out"] = scored(x[held_idx], y[held_idx], names[held_idx], last_weights,
+                                           best[2])
+            entry["seconds"] = round(time.monotonic() - tick, 1)
+            result["runs"][run] = entry
+            result["seconds"] = round(time.monotonic() - started, 1)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"paper-shift-s{seed}.json").write_text(json.dumps(result))
+            print(f"{run}: best epoch {best[1]} (inner validation {best[0]:.3f}), "
+                  f"{entry['seconds']:.0f} s", flush=True)
+    return 0
+
+
+def _f3(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
+def report_shift(path: Path) -> int:
+    from audiofuse_core.metrics import binary_metrics, roc_auc
+
+    result = json.loads(Path(path).read_text())
+    print("| run | scored on | n (abnormal) | best epoch | ROC-AUC [95 % CI] | last epoch |")
+    print("|---|---|---|---|---|---|")
+    for run, entry in result["runs"].items():
+        for where in ("validation", "circor", "pascal", "left_out"):
+            if where not in entry:
+                continue
+            scores = entry[where]
+            y = np.array(scores["label"])
+            m = binary_metrics(y, 1 / (1 + np.exp(-np.array(scores["logit"]))), 0.5).to_dict()
+            last = binary_metrics(y, np.array(scores["logit_last_epoch"]), 0.0).to_dict()
+            label = entry["held_out"] if where == "left_out" else where
+            print(f"| {run} | {label} | {m['n']} ({m['n_abnormal']}) | {entry['best_epoch']} | "
+                  f"{_f3(m['roc_auc'])} [{_f3(m['roc_auc_low'])}, {_f3(m['roc_auc_high'])}] | "
+                  f"{_f3(last['roc_auc'])} |")
+            if where == "validation" and "subset" in scores:
+                subsets = np.array(scores["subset"])
+                within = {s[-1]: roc_auc(y[subsets == s], np.array(scores["logit"])[subsets == s])
+                          for s in sorted(set(scores["subset"]))}
+                print("|  | within | " + ", ".join(f"{k} {_f3(v)}" for k, v in within.items())
+                      + " | | | |")
+    print(f"{result.get('seconds', 0):.0f} s in all ({result['backend']})")
     return 0
 
 
@@ -162,6 +348,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("pack")
+    sub.add_parser("pack-shift")
+    sh = sub.add_parser("shift")
+    sh.add_argument("--epochs", type=int, default=40)
+    sh.add_argument("--out", type=Path, default=REPO / "runs" / "paper-gpu")
+    sh.add_argument("--limit", type=int, help=argparse.SUPPRESS)  # a smoke run
+    sh.add_argument("--max-seconds", type=float, help="start no run after this many seconds")
+    sh.add_argument("--seeds", type=int, nargs="+", default=[42])
+    sh.add_argument("--left-out", nargs="*", default=list(LEFT_OUT),
+                    help="subsets to leave out, one run each (none: the run on everything only)")
+    rs = sub.add_parser("report-shift")
+    rs.add_argument("file", type=Path)
     t = sub.add_parser("train")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--out", type=Path, default=REPO / "runs" / "paper-gpu")
@@ -173,6 +370,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.command == "pack":
         return pack()
+    if args.command == "pack-shift":
+        return pack_shift()
+    if args.command == "shift":
+        return shift(args.epochs, args.out, seeds=tuple(args.seeds), left_out=tuple(args.left_out),
+                     limit=args.limit, max_seconds=args.max_seconds)
+    if args.command == "report-shift":
+        return report_shift(args.file)
     if args.command == "train":
         return train(args.epochs, args.out, steps=args.steps, max_seconds=args.max_seconds,
                      seed=args.seed)
