@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -222,7 +223,24 @@ class EvaluationTab(QWidget):
         if folder:
             self.export(folder)
 
+    def confirm_replace(self, folder: Path, names: list[str]) -> bool:
+        """Ask before an earlier export in ``folder`` is replaced; the tests answer for the user
+        by replacing this.
+        """
+        answer = QMessageBox.question(
+            self, "Replace the earlier export?",
+            f"{folder} already holds {', '.join(names)}, perhaps of another evaluation.\n"
+            "Replace them with this evaluation?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def export(self, folder: str | Path) -> list[Path]:
+        earlier = [name for name in self.view.EXPORT_NAMES if (Path(folder) / name).exists()]
+        if earlier and not self.confirm_replace(Path(folder), earlier):
+            self.message.setText(f"Not exported: {folder} holds an earlier export; choose "
+                                 "another folder, or agree to replace it.")
+            return []
         try:
             paths = self.view.export(folder)
         except (AudioFuseError, OSError) as exc:  # a read-only or full disk: say so, keep going

@@ -273,6 +273,8 @@ class EvaluationView(QWidget):
             self.recording_activated.emit(str(item.data(Qt.ItemDataRole.UserRole)))
 
     # -- export -------------------------------------------------------------------------------
+    EXPORT_NAMES = ("report.json", "report.md", "predictions.csv", "roc.png", "confusion.png")
+
     def export(self, folder: str | Path) -> list[Path]:
         """report.md, report.json, predictions.csv, roc.png and confusion.png in ``folder``."""
         if self.report is None:

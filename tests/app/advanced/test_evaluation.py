@@ -70,6 +70,18 @@ def test_evaluation_report_view_and_export(qtbot, panel, model_path, physionet_d
     assert "ROC-AUC" in (tmp_path / "export" / "report.md").read_text()
     assert len((tmp_path / "export" / "predictions.csv").read_text().splitlines()) == n + 1
     assert (tmp_path / "export" / "roc.png").read_bytes()[:4] == b"\x89PNG"
+    # exporting into the same folder again asks first; "No" keeps the earlier files
+    earlier = (tmp_path / "export" / "report.md").read_bytes()
+    (tmp_path / "export" / "report.md").write_text("an earlier evaluation\n")
+    asked = []
+    panel.evaluation_tab.confirm_replace = lambda folder, names: asked.append(names) or False
+    assert panel.evaluation_tab.export(tmp_path / "export") == []
+    assert sorted(asked[0]) == sorted(names)
+    assert (tmp_path / "export" / "report.md").read_text() == "an earlier evaluation\n"
+    assert "earlier export" in panel.evaluation_tab.message.text()
+    panel.evaluation_tab.confirm_replace = lambda folder, names: True
+    assert len(panel.evaluation_tab.export(tmp_path / "export")) == 5
+    assert (tmp_path / "export" / "report.md").read_bytes() == earlier
 
 
 def test_evaluating_a_folder_without_recordings_says_why(qtbot, panel, model_path, tmp_path):
