@@ -231,6 +231,11 @@ class Classifier:
             if final:
                 extra["mean_probability"] = round(probability, 6)
                 probability = float(platt(probability, final["slope"], final["intercept"]))
+        if not (math.isfinite(probability) and np.isfinite(probabilities).all()):
+            # NaN compares false with the threshold: it would read as a normal heart
+            raise ModelError(f"{self.name} gave no probability for this recording (its output "
+                             "is not a number): the model file may be damaged; use another "
+                             "model")
         label = "abnormal" if probability >= self.threshold else "normal"
         if self.quality_gate and not quality.ok:
             label = POOR_QUALITY

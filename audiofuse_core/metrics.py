@@ -12,9 +12,11 @@ import numpy as np
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with tied ranks); NaN with one class only."""
+    """Area under the ROC curve (Mann-Whitney U with tied ranks); NaN with one class only.
+    A score that is not a finite number is refused (ValueError): it has no rank.
+    """
     labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _finite(scores)
     n_pos = int(labels.sum())
     n_neg = labels.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -29,6 +31,15 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     for start, end in zip(starts, ends):
         ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.0
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _finite(scores) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        bad = int((~np.isfinite(scores)).sum())
+        raise ValueError(f"{bad} of {scores.size} scores are not finite numbers: a recording "
+                         "without a probability cannot be ranked")
+    return scores
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,9 +130,11 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float, *,
 
 def auc_interval(labels: np.ndarray, scores: np.ndarray, *, bootstrap: int = 1000,
                  seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the ROC-AUC, resampling within each class."""
+    """Percentile bootstrap interval of the ROC-AUC, resampling within each class (scores as
+    :func:`roc_auc` takes them).
+    """
     labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _finite(scores)
     pos, neg = scores[labels], scores[~labels]
     if pos.size == 0 or neg.size == 0 or bootstrap <= 0:
         return float("nan"), float("nan")

@@ -549,6 +549,9 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                                   should_stop=should_stop if interruptible else None)
         probs = 1.0 / (1.0 + np.exp(-logits))
         per_record = np.array([probs[val_owner == i].mean() for i in range(len(val_records))])
+        if not np.isfinite(per_record).all():  # the weights diverged: this epoch has no score
+            nan = float("nan")
+            return {"val_loss": nan, "val_auc": nan, "val_subset_auc": nan}, per_record
         eps = 1e-7
         bce = -np.mean(val_labels * np.log(per_record + eps)
                        + (1 - val_labels) * np.log(1 - per_record + eps))

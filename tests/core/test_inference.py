@@ -157,3 +157,29 @@ def test_the_figures_worker_fails_loudly_and_never_outlives_a_prediction(untrain
     with pytest.raises(RuntimeError, match="network broke"):
         classifier.predict_audio(audio)
     assert finished.is_set()  # the worker had finished before the error reached us
+
+
+def test_a_model_whose_output_is_not_a_number_is_refused_not_called_normal(tmp_path,
+                                                                            abnormal_wav):
+    """A damaged weight makes every logit NaN; NaN >= threshold is false, so it would have read
+    as a normal heart. The Classifier says the model gave no answer, and evaluate counts it
+    as an error for that recording.
+    """
+    from audiofuse_core.datasets import scan
+    from audiofuse_core.evaluation import evaluate
+    from audiofuse_core.models import build_model, save_model
+    from audiofuse_core.presets import get_preset
+
+    model = build_model(get_preset("default"), "waveform", seed=3,
+                        metadata={"name": "damaged", "version": "test", "threshold": 0.5})
+    weights = model.get_weights()
+    weights[-1] = np.full_like(weights[-1], np.nan)  # the output layer's bias
+    model.set_weights(weights)
+    path = save_model(model, tmp_path / "damaged.keras")
+    classifier = Classifier(path)
+    with pytest.raises(ModelError, match="not a number"):
+        classifier.predict_file(abnormal_wav)
+    records = scan(CIRCOR).records[:3]
+    report = evaluate(path, records, bootstrap=10)
+    assert [r.error is not None and "not a number" in r.error for r in report.results] == [
+        True] * len(records)

@@ -82,3 +82,14 @@ def test_platt_scaling_recovers_the_map_that_made_the_labels():
     assert np.all(np.diff(platt(np.sort(p), slope, intercept)) > 0)
     # classes that separate perfectly still give a finite fit
     assert all(map(math.isfinite, fit_platt(np.array([0, 0, 1, 1]), np.array([.1, .2, .8, .9]))))
+
+
+def test_a_score_that_is_not_a_number_is_refused_not_ranked():
+    # NaN sorted last in the AUC and compared false in its interval: two different answers
+    labels = np.array([0, 0, 1, 1])
+    for bad in (np.nan, np.inf):
+        scores = np.array([0.1, 0.2, bad, 0.9])
+        with pytest.raises(ValueError, match="1 of 4 scores are not finite"):
+            roc_auc(labels, scores)
+        with pytest.raises(ValueError, match="not finite"):
+            auc_interval(labels, scores)
