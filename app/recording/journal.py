@@ -57,10 +57,43 @@ class JournalWriter:
 
     def __init__(self, path: str | Path, *, samplerate: int, channels: int, dtype: str) -> None:
         self.path = Path(path)
-        subtype = _JOURNAL_SUBTYPES[np.dtype(dtype).name]
-        self._file = sf.SoundFile(self.path, "x", samplerate=int(samplerate),
-                                  channels=int(channels), format="WAV", subtype=subtype)
+        self._format = dict(samplerate=int(samplerate), channels=int(channels), format="WAV",
+                            subtype=_JOURNAL_SUBTYPES[np.dtype(dtype).name])
+        self._file = sf.SoundFile(self.path, "x", **self._format)
         self.frames = 0
+        # a second, read-only hold on the same file: it tells when the file is deleted (its
+        # folder removed while recording), and its audio can still be read through it
+        self._watch = os.open(self.path, os.O_RDONLY)
+
+    def deleted(self) -> bool:
+        """True when the journal has no name on disk any more (deleted while recording)."""
+        return os.fstat(self._watch).st_nlink == 0
+
+    def restore(self) -> None:
+        """After :meth:`deleted`: make the folder again and write everything recorded so far to
+        a new journal at the same path, then go on appending there. Raises OSError (or
+        RecordingError) when that cannot be done.
+        """
+        self._file.flush()
+        info = read_journal(Path(f"/dev/fd/{self._watch}"))  # the deleted file, still open
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = sf.SoundFile(self.path, "x", **self._format)
+        try:
+            for block in iter_journal(info):
+                fresh.write(block)
+            fresh.flush()
+            watch = os.open(self.path, os.O_RDONLY)
+        except BaseException:
+            fresh.close()
+            raise
+        old, self._file = self._file, fresh
+        old_watch, self._watch = self._watch, watch
+        self.frames = info.frames
+        for release in (old.close, lambda: os.close(old_watch)):
+            try:
+                release()
+            except OSError:
+                pass
 
     def write(self, block: np.ndarray) -> None:
         """Append a block; it reaches the operating system before this returns."""
@@ -73,6 +106,9 @@ class JournalWriter:
 
     def close(self) -> None:
         """Write the final header (correct lengths) and close."""
+        if self._watch >= 0:
+            os.close(self._watch)
+            self._watch = -1
         if not self._file.closed:
             self._file.close()
 

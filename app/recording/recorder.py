@@ -143,6 +143,7 @@ class Recorder:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stream: Any = None
         self._journal: JournalWriter | None = None
+        self._folder_restored = False  # the folder was deleted while recording, and made again
         self._lock: MarkerLock | None = None
         self._worker: threading.Thread | None = None
         self._end_lock = threading.Lock()
@@ -362,12 +363,25 @@ class Recorder:
                 if journal is not None and now - last_flush >= self._flush_interval:
                     journal.flush()
                     last_flush = now
+                    if journal.deleted():
+                        self._restore_files(journal)
                 if self._end_reason is None:
                     self._watch(now)
         except Exception as exc:  # the disk: full, removed, read-only...
             self._end(WRITER_ERROR,
                       f"The recording could not be written to disk ({_describe(exc)}).")
         self._finish()
+
+    def _restore_files(self, journal: JournalWriter) -> None:
+        """The journal was deleted while recording (its folder removed): make the folder again
+        with the journal (everything recorded so far, read back through the open file) and the
+        marker, and go on. An OSError here ends the recording as a writer error.
+        """
+        journal.restore()
+        if self._lock is not None:
+            self._lock.release()
+        self._lock = write_marker(self.out_path, self._info)
+        self._folder_restored = True
 
     def _watch(self, now: float) -> None:
         captured = self._frames_captured
@@ -466,6 +480,9 @@ class Recorder:
             warnings.append(
                 f"{self._overflows} input overflow(s): the computer did not keep up and short "
                 f"gaps (a few milliseconds each) may be in this recording.")
+        if self._folder_restored:
+            warnings.append(f"The recordings folder {self.out_path.parent} was deleted while "
+                            f"recording; AudioFuse made it again and kept the whole recording.")
         if self._stream_hung:
             warnings.append("The sound system did not release the input device; restart "
                             "AudioFuse before recording again.")

@@ -216,3 +216,22 @@ def test_refusals_leave_nothing_behind(tmp_path, normal_wav):
     rec.wait(30)
     with pytest.raises(RecordingError, match="already recorded"):
         rec.start()
+
+
+def test_recordings_folder_deleted_while_recording_is_made_again_and_nothing_is_lost(
+        tmp_path, normal_wav):
+    import shutil
+
+    folder = tmp_path / "patients" / "today"
+    out = folder / "gone.flac"
+    rec = Recorder(out, source=FakeSource(normal_wav, speed=4), max_seconds=6)
+    rec.start()
+    _wait_for(lambda: rec.frames_saved > 4000)
+    shutil.rmtree(tmp_path / "patients")  # the journal and the marker go with it
+    result = rec.wait(30)
+    assert result.ok and result.path == out
+    np.testing.assert_array_equal(_int16(out), _int16(normal_wav)[:12000])  # every sample kept
+    assert any("was deleted while recording" in w and "kept the whole recording" in w
+               for w in result.warnings)
+    assert read_sidecar(out).frames == 12000
+    assert find_partial_recordings(folder) == []  # the journal and marker were tidied away
