@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .colours import ERROR
-from .report_pdf import ReportFields
+from .report_pdf import ReportFields, undrawable
 
 PLACEHOLDERS = {"birth_date": "e.g. 1956-03-14", "recorded_on": "e.g. 2026-11-24 10:30",
                 "recording_site": "e.g. mitral area, supine"}
@@ -112,6 +112,21 @@ class ReportDialog(QDialog):
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
+    def confirm_undrawable(self, missing: dict[str, str]) -> bool:
+        """Ask before saving a report on which some typed characters would print as empty boxes
+        (``missing``: field label -> those characters); the tests answer by replacing this.
+        """
+        lines = "\n".join(f"{label}: {' '.join(chars)}" for label, chars in missing.items())
+        answer = QMessageBox.warning(
+            self, "Characters the report cannot show",
+            "No font on this computer can draw these characters, so the report would show "
+            f"empty boxes in their place:\n\n{lines}\n\nInstall a font that covers them (for "
+            "Chinese, Japanese or Korean, Noto Sans CJK), or type them in Latin letters. "
+            "Save the report anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def accept(self) -> None:
         text = self.path_edit.text().strip()
         if not text:
@@ -123,11 +138,17 @@ class ReportDialog(QDialog):
         if not path.parent.is_dir():
             self._show_error(f"The folder {path.parent} does not exist.")
             return
+        fields_ = self.fields()
+        missing = {label: chars for label, value in fields_.items() if (chars := undrawable(value))}
+        if missing and not self.confirm_undrawable(missing):
+            self._show_error("Not saved: some characters would print as empty boxes ("
+                             + ", ".join(missing) + ").")
+            return
         if path.exists() and path != self._replace_agreed and not self.confirm_replace(path):
             self._show_error(f"{path.name} exists: choose another name, or agree to replace it.")
             return
         try:
-            written = self._write(path, self.fields())
+            written = self._write(path, fields_)
         except OSError as exc:
             self._show_error(f"The report could not be saved: {exc}")
             return

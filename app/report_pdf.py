@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import html
 import os
+import unicodedata
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QMarginsF, QRectF, QUrl
-from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QTextDocument
+from PySide6.QtGui import (
+    QFont,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QTextDocument,
+    QTextLayout,
+)
 
 from audiofuse_core import __version__
 from audiofuse_core.inference import unfamiliar_notice
@@ -55,6 +65,25 @@ class ReportFields:
 
     def items(self) -> list[tuple[str, str]]:
         return [(self.LABELS[f.name], getattr(self, f.name)) for f in fields(self)]
+
+
+def undrawable(text: str) -> str:
+    """The characters of ``text`` that no font on this computer can draw: on the report they
+    would print as empty boxes (a patient's name in Chinese where no Chinese font is installed).
+    """
+    font = QFont("sans-serif")  # the report's font; Qt falls back to any font that has a glyph
+    missing = []
+    for char in dict.fromkeys(text):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf") or category[0] == "Z":  # line breaks, joiners, spaces
+            continue
+        layout = QTextLayout(char, font)
+        layout.beginLayout()
+        layout.createLine()
+        layout.endLayout()
+        if any(0 in run.glyphIndexes() for run in layout.glyphRuns()):  # glyph 0: the box
+            missing.append(char)
+    return "".join(missing)
 
 
 def _pct(value: Any) -> str:

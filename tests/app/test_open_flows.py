@@ -336,6 +336,35 @@ def test_a_pdf_cut_short_never_replaces_an_earlier_report(qapp, tmp_path, monkey
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.pdf"]
 
 
+def test_characters_no_font_can_draw_are_named_before_the_report_is_saved(qtbot, tmp_path):
+    """A name in a script no installed font covers would print as empty boxes: the dialog names
+    the characters and saves only when the user agrees. (A private-use character stands in for
+    such a script: no font on any machine draws it; Latin, Greek and Cyrillic always pass.)
+    """
+    from PySide6.QtGui import QImage
+
+    from app import report_pdf
+    from app.report_dialog import ReportDialog
+
+    assert report_pdf.undrawable("Ελένη Иван Şükrü Müller, 12-03\n") == ""
+    assert report_pdf.undrawable("Pat\ue000ient \ue001\ue000") == "\ue000\ue001"
+    target = tmp_path / "boxes.pdf"
+    dialog = ReportDialog(target, lambda path, fields: report_pdf.write_report(
+        path, fields, None, {}, QImage()))
+    qtbot.addWidget(dialog)
+    dialog.set_field("patient_name", "Wang \ue000")
+    dialog.set_field("notes", "fine")
+    asked = []
+    dialog.confirm_undrawable = lambda missing: asked.append(missing) or False
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert asked == [{"Patient": "\ue000"}] and not target.exists()
+    assert "empty boxes" in dialog.error_label.text()
+    dialog.confirm_undrawable = lambda missing: True
+    with qtbot.waitSignal(dialog.saved, timeout=30_000):
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert pdf_text.page_count(target) == 1
+
+
 def test_the_pdf_report_is_one_page_with_what_was_typed(qtbot, window, examples, tmp_path):
     path = examples["abnormal"]
     with _shown_and_classified(qtbot, window):
