@@ -61,13 +61,23 @@ class JournalWriter:
                             subtype=_JOURNAL_SUBTYPES[np.dtype(dtype).name])
         self._file = sf.SoundFile(self.path, "x", **self._format)
         self.frames = 0
-        # a second, read-only hold on the same file: it tells when the file is deleted (its
-        # folder removed while recording), and its audio can still be read through it
-        self._watch = os.open(self.path, os.O_RDONLY)
+        # a second, read-only hold on the same file: if the file is deleted (its folder removed
+        # while recording), its audio can still be read through it
+        try:
+            self._watch = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            self._file.close()
+            raise
 
     def deleted(self) -> bool:
-        """True when the journal has no name on disk any more (deleted while recording)."""
-        return os.fstat(self._watch).st_nlink == 0
+        """True when the journal is no longer on disk under its name (its folder removed while
+        recording); what was written is still readable through this writer.
+        """
+        return not os.path.exists(self.path)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / float(self._format["samplerate"])
 
     def restore(self) -> None:
         """After :meth:`deleted`: make the folder again and write everything recorded so far to
@@ -85,6 +95,7 @@ class JournalWriter:
             watch = os.open(self.path, os.O_RDONLY)
         except BaseException:
             fresh.close()
+            self.path.unlink(missing_ok=True)  # never a half copy taken for the whole recording
             raise
         old, self._file = self._file, fresh
         old_watch, self._watch = self._watch, watch

@@ -377,10 +377,17 @@ class Recorder:
         with the journal (everything recorded so far, read back through the open file) and the
         marker, and go on. An OSError here ends the recording as a writer error.
         """
-        journal.restore()
+        # the marker first, as at the start: a journal on disk is never without one
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = write_marker(self.out_path, self._info)
+        try:
+            journal.restore()
+        except BaseException:
+            remove_partial_files(self.out_path, lock)  # the journal's audio is still held open
+            raise
         if self._lock is not None:
             self._lock.release()
-        self._lock = write_marker(self.out_path, self._info)
+        self._lock = lock
         self._folder_restored = True
 
     def _watch(self, now: float) -> None:
@@ -436,9 +443,17 @@ class Recorder:
         path = sidecar = kept = None
         message = ""
         frames = self._frames_captured
+        lost = None  # why a deleted folder could not be made again, if it could not
         if journal is not None and self.out_path is not None:
             if reason != WRITER_ERROR:
                 self._write_leftovers(journal)
+            if journal.deleted():  # removed since the last flush, or restoring it failed there
+                try:
+                    self._restore_files(journal)
+                except Exception as exc:
+                    lost = (f"The recordings folder {self.out_path.parent} was deleted while "
+                            f"recording and could not be made again ({_describe(exc)}): the "
+                            f"{journal.seconds:.1f} s recorded were lost with it.")
             try:
                 journal.close()
             except Exception:  # the header update failed; read_journal does not need it
@@ -452,10 +467,16 @@ class Recorder:
         if self.out_path is not None:
             out = self.out_path
             if frames == 0:
-                remove_partial_files(out, self._lock)
-                message = problem or "Nothing was recorded."
-                if problem:
-                    message += " Nothing had been recorded yet."
+                try:
+                    remove_partial_files(out, self._lock)
+                except OSError:  # the folder is gone or unwritable: nothing of ours is left
+                    pass
+                if lost:
+                    message = lost
+                else:
+                    message = problem or "Nothing was recorded."
+                    if problem:
+                        message += " Nothing had been recorded yet."
             else:
                 try:
                     convert_journal(journal_path(out), out, bit_depth=self._bit_depth)

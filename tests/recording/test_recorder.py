@@ -235,3 +235,40 @@ def test_recordings_folder_deleted_while_recording_is_made_again_and_nothing_is_
                for w in result.warnings)
     assert read_sidecar(out).frames == 12000
     assert find_partial_recordings(folder) == []  # the journal and marker were tidied away
+
+
+def test_recordings_folder_deleted_just_before_stop_is_made_again_too(tmp_path, normal_wav):
+    import shutil
+
+    out = tmp_path / "patients" / "late.flac"
+    rec = Recorder(out, source=FakeSource(normal_wav, speed=4), flush_interval_s=5.0)
+    rec.start()
+    _wait_for(lambda: rec.frames_saved > 4000)
+    shutil.rmtree(out.parent)  # and stop before the writer's next look at the journal
+    result = rec.stop()
+    assert result.ok and result.path == out
+    saved = _int16(out)
+    assert len(saved) > 4000
+    np.testing.assert_array_equal(saved, _int16(normal_wav)[:len(saved)])
+    assert any("was deleted while recording" in w for w in result.warnings)
+    assert find_partial_recordings(out.parent) == []
+
+
+def test_a_deleted_folder_that_cannot_be_made_again_is_reported_honestly(tmp_path, normal_wav,
+                                                                         monkeypatch):
+    import shutil
+
+    def refuse(self):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(JournalWriter, "restore", refuse)
+    out = tmp_path / "patients" / "lost.flac"
+    rec = Recorder(out, source=FakeSource(normal_wav, speed=4), max_seconds=6)
+    rec.start()
+    _wait_for(lambda: rec.frames_saved > 4000)
+    shutil.rmtree(out.parent)
+    result = rec.wait(30)
+    assert result.path is None and not result.ok
+    assert "was deleted while recording and could not be made again (Permission denied)" in \
+        result.message and "were lost with it" in result.message
+    assert find_partial_recordings(out.parent) == []  # no marker without its journal
