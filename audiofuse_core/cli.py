@@ -256,6 +256,13 @@ def describe(path: Path, prediction) -> str:
 
 # -- train ----------------------------------------------------------------------------------------
 
+def _read_state(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .datasets import scan_many
     from .training import TrainConfig, run_dir_for, train, unfinished_run
@@ -267,14 +274,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{run_dir} holds an interrupted run of {out.name} ({interrupted.get('epoch', 0)} "
             f"epochs done): add --resume to go on with it, or --overwrite to discard it and "
             f"start again")
-    if args.resume and interrupted is None and not args.overwrite:
+    if args.resume and args.overwrite:
+        raise AudioFuseError("--resume goes on with an interrupted run, --overwrite starts "
+                             "again from nothing: choose one")
+    if args.resume and interrupted is None:
         # a finished run has nothing to resume: going on would train past its end and replace
         # the model it wrote
-        finished = (run_dir / "state.json").is_file()
-        raise AudioFuseError(
-            f"{run_dir}: nothing to resume ("
-            + (f"its run finished and wrote {out.name}" if finished else "no interrupted run there")
-            + "): leave out --resume, or add --overwrite to train again")
+        state = run_dir / "state.json"
+        why = ("no interrupted run there" if not state.is_file()
+               else f"its run finished and wrote {out.name}" if _read_state(state) is not None
+               else "its state.json cannot be read")
+        raise AudioFuseError(f"{run_dir}: nothing to resume ({why}): leave out --resume, or "
+                             "use --overwrite to train again")
     if out.exists() and not (args.resume or args.overwrite):
         raise AudioFuseError(f"{out} exists: choose another --out, or add --overwrite to "
                              f"replace it")

@@ -639,6 +639,10 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             raise TrainingError("training ended without a validated model")
         # stopped during the first epoch: validate what there is, so "stop early" keeps a model
         values, _ = score_validation(core)
+        if not np.isfinite(values["val_auc"]):
+            raise TrainingError("the model's weights diverged before it was stopped (its output "
+                                "is not a number): there is nothing to keep; train again with "
+                                "a lower learning rate")
         history.append({"epoch": 1, "loss": float("nan"), "seconds": 0.0, **values})
         best.update(epoch=1, score=float(values["val_auc"]))
         save_model(core, run_dir / "best.keras")

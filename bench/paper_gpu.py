@@ -185,7 +185,9 @@ def shift(epochs: int, out: Path, *, batch: int = 32, seeds: tuple[int, ...] = (
                 t0 = time.monotonic()
                 fit = model.fit(x[order], y[order, None], batch_size=batch, epochs=1, shuffle=False,
                                 class_weight=weights, verbose=0)
-                auc = float(roc_auc(y[val_idx], logits(x[val_idx])))
+                val_logits = logits(x[val_idx])  # a diverged epoch has no score
+                auc = (float(roc_auc(y[val_idx], val_logits)) if np.isfinite(val_logits).all()
+                       else float("nan"))
                 history.append({"epoch": epoch, "loss": round(float(fit.history["loss"][-1]), 5),
                                 "val_auc": round(auc, 5), "seconds": round(time.monotonic() - t0, 1)})
                 print(run, json.dumps(history[-1]), flush=True)
@@ -286,7 +288,7 @@ def train(epochs: int, out: Path, batch: int = 32, steps: int | None = None,
         fit = model.fit(x_train, y_train[:, None], batch_size=batch, epochs=1, shuffle=True,
                         class_weight=weights, verbose=0, steps_per_epoch=steps)
         logits = np.asarray(model.predict(x_val, batch_size=64, verbose=0)).reshape(-1)
-        auc = float(roc_auc(y_val, logits))
+        auc = float(roc_auc(y_val, logits)) if np.isfinite(logits).all() else float("nan")
         history.append({"epoch": epoch, "loss": float(fit.history["loss"][-1]),
                         "val_auc": auc, "seconds": round(time.monotonic() - tick, 1)})
         print(json.dumps(history[-1]), flush=True)

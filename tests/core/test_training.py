@@ -207,6 +207,10 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert again.returncode == 2 and "nothing to resume" in again.stderr
     assert "finished" in again.stderr and json.loads(state.read_text()) == final
     assert (tmp_path / "cli.keras").read_bytes() == model_bytes
+    again = subprocess.run(_cli_train(tmp_path, "--epochs", "1", "--resume", "--overwrite"),
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "choose one" in again.stderr
+    assert (tmp_path / "cli.keras").read_bytes() == model_bytes
     from audiofuse_core.modelfile import read_model_metadata
 
     # the model card's training time counts the killed run's epochs too
