@@ -457,7 +457,8 @@ class MainWindow(QMainWindow):
         if not folder.is_dir():
             folder = Path.home()
         default = folder / f"{self.current_path.stem}-report.pdf"
-        dialog = ReportDialog(default, self.write_report, self)
+        dialog = ReportDialog(default, self.write_report, self,
+                              also_printed={"Recording file": self.current_path.name})
         dialog.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 10_000))
         dialog.finished.connect(dialog.deleteLater)
         self.report_dialog = dialog

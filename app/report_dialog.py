@@ -36,8 +36,10 @@ class ReportDialog(QDialog):
     saved = Signal(object)  # Path
 
     def __init__(self, default_path: Path, write: Callable[[Path, ReportFields], Path],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 also_printed: dict[str, str] | None = None) -> None:
         super().__init__(parent)
+        self._also_printed = dict(also_printed or {})  # label -> text the report prints too
         self.setWindowTitle("Export PDF report")
         self.setObjectName("report_dialog")
         self._write = write
@@ -139,7 +141,8 @@ class ReportDialog(QDialog):
             self._show_error(f"The folder {path.parent} does not exist.")
             return
         fields_ = self.fields()
-        missing = {label: chars for label, value in fields_.items() if (chars := undrawable(value))}
+        printed = [*fields_.items(), *self._also_printed.items()]
+        missing = {label: chars for label, value in printed if (chars := undrawable(value))}
         if missing and not self.confirm_undrawable(missing):
             self._show_error("Not saved: some characters would print as empty boxes ("
                              + ", ".join(missing) + ").")

@@ -27,6 +27,9 @@ from .errors import AudioFuseError
 from .inference import POOR_QUALITY
 from .metrics import binary_metrics, roc_curve
 
+#: the files :meth:`EvaluationReport.write` writes
+REPORT_FILES = ("report.json", "report.md", "predictions.csv")
+
 
 @dataclass
 class RecordResult:
@@ -125,8 +128,8 @@ class EvaluationReport:
                              "" if r.probability is None else f"{r.probability:.6f}",
                              r.predicted or "", r.error or "", r.refused or "",
                              "yes" if r.unfamiliar else ""])
-        texts = {"report.json": self.to_json(), "report.md": self.to_markdown(),
-                 "predictions.csv": stream.getvalue()}
+        texts = dict(zip(REPORT_FILES, (self.to_json(), self.to_markdown(),
+                                        stream.getvalue()), strict=True))
         paths = []
         for name, text in texts.items():
             path = folder / name

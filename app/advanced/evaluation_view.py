@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from audiofuse_core.datasets import CLASS_NAMES
-from audiofuse_core.evaluation import EvaluationReport, fmt
+from audiofuse_core.evaluation import REPORT_FILES, EvaluationReport, fmt
 
 from .. import colours
 
@@ -273,7 +273,7 @@ class EvaluationView(QWidget):
             self.recording_activated.emit(str(item.data(Qt.ItemDataRole.UserRole)))
 
     # -- export -------------------------------------------------------------------------------
-    EXPORT_NAMES = ("report.json", "report.md", "predictions.csv", "roc.png", "confusion.png")
+    EXPORT_NAMES = (*REPORT_FILES, "roc.png", "confusion.png")
 
     def export(self, folder: str | Path) -> list[Path]:
         """report.md, report.json, predictions.csv, roc.png and confusion.png in ``folder``."""

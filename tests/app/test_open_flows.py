@@ -338,8 +338,9 @@ def test_a_pdf_cut_short_never_replaces_an_earlier_report(qapp, tmp_path, monkey
 
 def test_characters_no_font_can_draw_are_named_before_the_report_is_saved(qtbot, tmp_path):
     """A name in a script no installed font covers would print as empty boxes: the dialog names
-    the characters and saves only when the user agrees. (A private-use character stands in for
-    such a script: no font on any machine draws it; Latin, Greek and Cyrillic always pass.)
+    the characters and saves only when the user agrees. (Code points no standard assigns stand
+    in for such a script: no font draws them; Latin, Greek and Cyrillic always pass.) The
+    recording's file name, printed on the report too, is checked as well.
     """
     from PySide6.QtGui import QImage
 
@@ -347,17 +348,18 @@ def test_characters_no_font_can_draw_are_named_before_the_report_is_saved(qtbot,
     from app.report_dialog import ReportDialog
 
     assert report_pdf.undrawable("Ελένη Иван Şükrü Müller, 12-03\n") == ""
-    assert report_pdf.undrawable("Pat\ue000ient \ue001\ue000") == "\ue000\ue001"
+    assert report_pdf.undrawable("Pat\u0378ient \u0379\u0378") == "\u0378\u0379"
     target = tmp_path / "boxes.pdf"
     dialog = ReportDialog(target, lambda path, fields: report_pdf.write_report(
-        path, fields, None, {}, QImage()))
+        path, fields, None, {}, QImage()), also_printed={"Recording file": "a\u0379.wav"})
     qtbot.addWidget(dialog)
-    dialog.set_field("patient_name", "Wang \ue000")
+    dialog.set_field("patient_name", "Wang \u0378")
     dialog.set_field("notes", "fine")
     asked = []
     dialog.confirm_undrawable = lambda missing: asked.append(missing) or False
     dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
-    assert asked == [{"Patient": "\ue000"}] and not target.exists()
+    assert asked == [{"Patient": "\u0378", "Recording file": "\u0379"}]
+    assert not target.exists()
     assert "empty boxes" in dialog.error_label.text()
     dialog.confirm_undrawable = lambda missing: True
     with qtbot.waitSignal(dialog.saved, timeout=30_000):
