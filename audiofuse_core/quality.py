@@ -236,7 +236,13 @@ def dropout_fraction(x: np.ndarray, rate: int, *, band: np.ndarray | None = None
 
 
 def noise_fraction(x: np.ndarray, rate: int) -> float:
-    """Share of 1 s windows drowned in non-cardiac sound.
+    """Share of 1 s windows drowned in non-cardiac sound (:func:`noisy_seconds`)."""
+    noisy = noisy_seconds(x, rate)
+    return float(np.mean(noisy)) if len(noisy) >= 2 else 0.0
+
+
+def noisy_seconds(x: np.ndarray, rate: int) -> np.ndarray:
+    """For each whole second of the recording, whether non-cardiac sound drowns it.
 
     Heart sounds, murmurs included, keep most of their energy below 200 Hz (26 dB more than
     above it in a typical PhysioNet recording); rubbing, hiss, crying and voices are broadband.
@@ -252,8 +258,8 @@ def noise_fraction(x: np.ndarray, rate: int) -> float:
 
     window = int(_NOISE_WINDOW_SECONDS * rate)
     count = len(x) // window
-    if count < 2:
-        return 0.0
+    if count < 2:  # too short for a median window to compare with
+        return np.zeros(count, dtype=bool)
     top = min(0.45 * rate, 900.0)
     low = sosfiltfilt(butter_sos(4, (25.0, 200.0), "bandpass", rate), x,
                       padlen=min(len(x) - 1, 27))
@@ -266,9 +272,8 @@ def noise_fraction(x: np.ndarray, rate: int) -> float:
     high_to_low = 10.0 * np.log10(high_power / low_power)
     burst = 10.0 * np.log10(high_power / np.percentile(high_power, 20))
     peaks = np.abs(low_w + high_w).max(axis=1)
-    noisy = ((high_to_low > 0.0) | ((burst > 10.0) & (high_to_low > -12.0))
-             | (peaks > _SPIKE_FACTOR * np.median(peaks)))
-    return float(np.mean(noisy))
+    return ((high_to_low > 0.0) | ((burst > 10.0) & (high_to_low > -12.0))
+            | (peaks > _SPIKE_FACTOR * np.median(peaks)))
 
 
 def speech_fraction(x: np.ndarray, rate: int) -> float:
