@@ -50,8 +50,18 @@ EXTRA_RATES = {"circor": 4000, "pascal": 22050}
 LEFT_OUT = ("a", "b", "e", "f")
 
 
-def pack() -> int:
+def _first_seconds(records, rate: int) -> np.ndarray:
+    """The first 5 s of each recording at ``rate``, as int16 rows (zero-padded)."""
     from audiofuse_core.audio import load_audio
+
+    x = np.zeros((len(records), 5 * rate), np.int16)
+    for i, record in enumerate(records):
+        samples = load_audio(record.path, sample_rate=rate).samples[:5 * rate]
+        x[i, :len(samples)] = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    return x
+
+
+def pack() -> int:
     from audiofuse_core.datasets import scan_physionet
     from audiofuse_core.modelfile import read_model_metadata
 
@@ -61,11 +71,7 @@ def pack() -> int:
     arrays = {}
     for part in ("training", "validation"):
         records = [by_name[n] for n in sorted(split[f"{part}_records"])]
-        x = np.zeros((len(records), 5 * SOURCE_RATE), np.int16)
-        for i, record in enumerate(records):
-            samples = load_audio(record.path, sample_rate=SOURCE_RATE).samples[:5 * SOURCE_RATE]
-            x[i, :len(samples)] = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
-        arrays[f"x_{part}"] = x
+        arrays[f"x_{part}"] = _first_seconds(records, SOURCE_RATE)
         arrays[f"y_{part}"] = np.array([r.label for r in records], np.int8)
         arrays[f"subset_{part}"] = np.array([r.subset for r in records])
         arrays[f"name_{part}"] = np.array([r.name for r in records])
@@ -77,7 +83,6 @@ def pack() -> int:
 
 
 def pack_shift() -> int:
-    from audiofuse_core.audio import load_audio
     from audiofuse_core.datasets import scan, scan_pascal
 
     samples = DATA.parent / "samples"
@@ -85,12 +90,7 @@ def pack_shift() -> int:
             "pascal": scan_pascal(samples / "pascal_chsc2011", artifact_as_abnormal=True).records}
     arrays = {}
     for name, records in sets.items():
-        rate = EXTRA_RATES[name]
-        x = np.zeros((len(records), 5 * rate), np.int16)
-        for i, record in enumerate(records):
-            samples_ = load_audio(record.path, sample_rate=rate).samples[:5 * rate]
-            x[i, :len(samples_)] = np.round(np.clip(samples_, -1, 1) * 32767).astype(np.int16)
-        arrays[f"x_{name}"] = x
+        arrays[f"x_{name}"] = _first_seconds(records, EXTRA_RATES[name])
         arrays[f"y_{name}"] = np.array([r.label for r in records], np.int8)
         arrays[f"name_{name}"] = np.array([r.name for r in records])
     np.savez_compressed(SHIFT, **arrays)
