@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train a classifier of each recording's subset (device and site) on "
                         "the features, with its gradient reversed and weighted W, so that the "
                         "encoders unlearn the device (experimental; 0: off)")
+    p.add_argument("--subset-ranking", type=float, default=0.0, metavar="W",
+                   help="add W times a ranking loss that compares abnormal with normal windows "
+                        "of the same subset only, so a device's offset earns nothing "
+                        "(experimental; 0: off)")
     p.add_argument("--artifact-as-abnormal", action="store_true",
                    help="PASCAL: count 'artifact' recordings as abnormal (the paper's choice)")
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
@@ -312,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         augment=not args.no_augment, init_model=args.fine_tune,
         freeze_branches=args.freeze_branches, branch_models=args.branch_models,
         branch_dropout=args.branch_dropout, domain_adversarial=args.domain_adversarial,
-        run_dir=args.run_dir, cache_dir=args.cache_dir,
+        subset_ranking=args.subset_ranking, run_dir=args.run_dir, cache_dir=args.cache_dir,
         resume=args.resume, steps_per_epoch=args.steps_per_epoch,
     )
     bar = ProgressBar()

@@ -125,6 +125,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
             lines.append(f"- Domain-adversarial: a classifier of the training subset (device and "
                          f"site) on the features, its gradient reversed with weight "
                          f"{training['domain_adversarial']:g}, so the encoders unlearn the device")
+        if training.get("subset_ranking"):
+            lines.append(f"- Loss: cross-entropy plus {training['subset_ranking']:g} x a ranking "
+                         "loss between abnormal and normal windows of the same subset only")
         if meta.get("training_seconds") is not None:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
                          f"{' (the experts together)' if mean_rule else ''} "

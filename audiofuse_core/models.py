@@ -742,6 +742,41 @@ def class_and_domain_loss(y_true, y_pred):
                                                            from_logits=True))
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WithinSubsetRanking(keras.losses.Loss):
+    """Binary cross-entropy plus ``weight`` times a ranking loss that only compares windows of
+    the same subset (device and site).
+
+    Targets are ``[label, subset]``. For every pair of an abnormal and a normal window of one
+    subset in the batch, ``softplus(normal logit - abnormal logit)``: the mean over those pairs is
+    what the within-subset ROC-AUC rewards, and it does not change if a subset's logits all move
+    by one constant, so telling the stethoscope apart earns nothing. Returned per window (each
+    window's share of the pairs it is part of), so the batch mean is the whole loss.
+    """
+
+    def __init__(self, weight: float = 1.0, name: str = "within_subset_ranking", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.weight = float(weight)
+
+    def call(self, y_true, y_pred):
+        label = ops.cast(y_true[:, 0], y_pred.dtype)
+        subset = y_true[:, 1]
+        logit = y_pred[:, 0]
+        bce = keras.losses.binary_crossentropy(label[:, None], y_pred[:, :1], from_logits=True)
+        same = ops.cast(ops.equal(subset[:, None], subset[None, :]), y_pred.dtype)
+        pairs = label[:, None] * (1.0 - label[None, :]) * same  # row abnormal, column normal
+        hinge = ops.softplus(logit[None, :] - logit[:, None]) * pairs
+        count = ops.maximum(ops.sum(pairs), 1.0)
+        # each pair's loss shared between its two windows; times the batch size, so the mean
+        # over the batch is the mean over pairs
+        per_window = (ops.sum(hinge, axis=1) + ops.sum(hinge, axis=0)) / (2.0 * count)
+        size = ops.cast(ops.shape(logit)[0], y_pred.dtype)
+        return bce + self.weight * per_window * size
+
+    def get_config(self) -> dict[str, Any]:
+        return {"weight": self.weight, "name": self.name, "reduction": self.reduction}
+
+
 def build_model(preset: Preset, kind: str = "fusion", *, metadata: dict[str, Any] | None = None,
                 seed: int | None = None) -> AudioFuseModel:
     """A new, built (weights initialised) model for one window of ``preset``."""

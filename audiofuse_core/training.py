@@ -77,6 +77,9 @@ class TrainConfig:
     # Domain-adversarial training: the weight of the reversed gradient from a classifier that
     # tells the training recording's subset (device and site) from the features; 0: off.
     domain_adversarial: float = 0.0
+    # The weight of a ranking loss between abnormal and normal windows of the same subset, added
+    # to the cross-entropy (models.WithinSubsetRanking); 0: off.
+    subset_ranking: float = 0.0
     cache_dir: str | None = None
     validation_records: list[str] | None = None  # explicit validation names (stems)
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
@@ -98,6 +101,11 @@ class TrainConfig:
                                         and self.branch_models):
             raise TrainingError("domain-adversarial training changes the encoders: it cannot "
                                 "train a head on frozen or given experts")
+        if not 0.0 <= self.subset_ranking <= 10.0:
+            raise TrainingError("the within-subset ranking weight must be between 0 and 10")
+        if self.subset_ranking and self.domain_adversarial:
+            raise TrainingError("choose one of within-subset ranking and domain-adversarial "
+                                "training, not both")
         if not 0.0 < self.val_fraction < 0.9:
             raise TrainingError("the validation fraction must be between 0 and 0.9")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -352,7 +360,7 @@ def _make_sequence(signals, labels, weights, preset: Preset, config: TrainConfig
                     piece = signal[start:start + n]
                     batch[row, :len(piece)] = piece
             y = labels[chosen].astype(np.float32)[:, None]
-            if domains is not None:  # [label, domain] for DomainAdversarial
+            if domains is not None:  # [label, subset]: DomainAdversarial, WithinSubsetRanking
                 y = np.concatenate([y, domains[chosen].astype(np.float32)[:, None]], axis=1)
             return filter_windows(batch, preset), y
 
@@ -421,6 +429,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     from .models import (
         AudioFuseModel,
         DomainAdversarial,
+        WithinSubsetRanking,
         build_model,
         class_and_domain_loss,
         copy_weights,
@@ -490,7 +499,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             "domain-adversarial training needs a model with one feature vector, not a "
             "mean-of-experts fusion: train its experts that way, then combine them")
     domains = (np.array([domain_names.index(r.subset) for r in train_records])
-               if config.domain_adversarial else None)
+               if config.domain_adversarial or config.subset_ranking else None)
     sequence = _make_sequence(train_signals, train_labels, weights, preset, config, domains)
     initial_epoch = 0
     history: list[dict[str, float]] = []
@@ -525,6 +534,8 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                         if encoder is not None:
                             encoder.trainable = False
             loss = keras.losses.BinaryCrossentropy(from_logits=True)
+            if config.subset_ranking:
+                loss = WithinSubsetRanking(config.subset_ranking)
             if config.domain_adversarial:
                 model = DomainAdversarial(model, len(domain_names), config.domain_adversarial,
                                           name="domain_adversarial")

@@ -304,6 +304,50 @@ def test_domain_adversarial_training_keeps_a_plain_model_and_resumes(tmp_path, s
     assert type(load_model(again.model_path)) is AudioFuseModel
 
 
+def test_within_subset_ranking_loss_ignores_a_subset_offset_and_ranks_within_subsets():
+    import keras
+
+    from audiofuse_core.models import WithinSubsetRanking
+
+    loss = WithinSubsetRanking(1.0)
+    y = np.array([[1, 0], [0, 0], [1, 1], [0, 1]], dtype="float32")  # label, subset
+    logits = np.array([[2.0], [-1.0], [0.5], [0.0]], dtype="float32")
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    ranking = float(loss(y, logits)) - float(bce(y[:, :1], logits))
+    # two pairs, one per subset: softplus(-3) and softplus(-0.5); no pair across subsets
+    expected = (np.log1p(np.exp(-3.0)) + np.log1p(np.exp(-0.5))) / 2
+    assert ranking == pytest.approx(expected, rel=1e-5)
+    # moving one subset's logits by a constant changes the cross-entropy, not the ranking part
+    shifted = logits + np.array([[0.0], [0.0], [4.0], [4.0]], dtype="float32")
+    assert float(loss(y, shifted)) - float(bce(y[:, :1], shifted)) == pytest.approx(expected,
+                                                                                     rel=1e-5)
+    # the same windows ranked the wrong way round cost more
+    assert float(loss(y, -logits)) > float(loss(y, logits))
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert restored.weight == 1.0
+
+
+def test_within_subset_ranking_training_resumes_and_is_on_the_card(tmp_path, samples):
+    from audiofuse_core.model_card import render_model_card
+    from audiofuse_core.models import load_model
+
+    first = train(_config(tmp_path, kind="waveform", subset_ranking=1.0), samples)
+    model = load_model(first.model_path)
+    assert model.metadata["training"]["subset_ranking"] == 1.0
+    assert "ranking loss between abnormal and normal windows of the same subset" in (
+        render_model_card(model.metadata))
+    assert all(np.isfinite(h["loss"]) for h in first.history)
+    state_path = first.run_dir / "state.json"
+    state = json.loads(state_path.read_text())
+    state_path.write_text(json.dumps({**state, "finished": False}))
+    again = train(_config(tmp_path, kind="waveform", subset_ranking=1.0, epochs=3, resume=True),
+                  samples)
+    assert [h["epoch"] for h in again.history] == [1, 2, 3]
+    with pytest.raises(TrainingError, match="not both"):
+        train(_config(tmp_path, kind="waveform", subset_ranking=1.0, domain_adversarial=0.5),
+              samples)
+
+
 def test_domain_adversarial_training_is_refused_where_it_cannot_work(tmp_path, samples):
     import dataclasses
 
