@@ -11,6 +11,12 @@
   whose gradient is reversed (TrainConfig.domain_adversarial), so that it unlearns the device;
   in-domain also the mean of it and the bundled spectrogram expert (``audiofuse combine``).
 
+* ``subset-ranking``: the waveform expert (and with ``--spectrogram`` the spectrogram ViT, 24
+  epochs) trained with a ranking loss between abnormal and normal windows of the same subset
+  beside the cross-entropy (TrainConfig.subset_ranking); in-domain also its mean with the bundled
+  spectrogram expert (seed 42 only: the one ViT in the repository), and with ``--spectrogram``
+  the mean of the two ranked experts and the default's recipe on it (the feature expert added).
+
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
 docs/results.md's table; needs bench/robustness.py's models in runs/).
@@ -18,6 +24,7 @@ docs/results.md's table; needs bench/robustness.py's models in runs/).
 Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a f]
        .venv/bin/python bench/experiments.py branch-dropout [--rate 0.5] [--loso b a f]
        .venv/bin/python bench/experiments.py domain-adversarial [--weight 0.3] [--loso b]
+       .venv/bin/python bench/experiments.py subset-ranking [--weight 1] [--spectrogram] --loso
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -129,6 +136,41 @@ def domain_adversarial(args, records) -> None:
                  domain_adversarial=args.weight)})
 
 
+def subset_ranking(args, records) -> None:
+    tag = f"subset-ranking-w{args.weight:g}-s{args.seed}"
+
+    def in_domain(kept) -> dict[str, Path]:
+        from audiofuse_core.ensemble import combine_experts
+        from audiofuse_core.feature_expert import add_feature_expert
+
+        waveform = train_waveform(kept, RUNS / f"waveform-{tag}.keras", "default", args.seed,
+                                  subset_ranking=args.weight)
+        models = {"waveform": waveform}
+        pairs = {}
+        if args.seed == 42:
+            pairs["mean-bundled-vit"] = BUNDLED / "audiofuse-spectrogram.keras"
+        if args.spectrogram:
+            models["spectrogram"] = pairs["mean"] = _train(
+                kept, RUNS / f"spectrogram-{tag}.keras", args.seed, preset="default",
+                kind="spectrogram", epochs=24, patience=6, subset_ranking=args.weight)
+        for kind, spectrogram in pairs.items():
+            models[kind] = RUNS / f"{kind}-{tag}.keras"
+            if not models[kind].is_file():
+                combine_experts([spectrogram, waveform], kept, models[kind],
+                                cache_dir=str(REPO / ".cache"))
+            default = RUNS / f"default-{kind}-{tag}.keras"
+            if not default.is_file():
+                add_feature_expert(models[kind], kept, default, seed=args.seed,
+                                   cache_dir=str(REPO / ".cache" / "fx"))
+            models[f"default-{kind}"] = default
+        return models
+
+    _measure(args, records, tag, in_domain,
+             lambda kept, letter: {"waveform": train_waveform(
+                 kept, RUNS / f"loso-{letter}-waveform-{tag}.keras", "default", args.seed,
+                 subset_ranking=args.weight)})
+
+
 def _measure(args, records, tag: str, in_domain, left_out) -> None:
     from audiofuse_core.datasets import scan
     from audiofuse_core.evaluation import evaluate
@@ -164,7 +206,7 @@ def _print_report(what: str, m: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="experiment", required=True)
-    for name in ("whiten", "branch-dropout", "domain-adversarial"):
+    for name in ("whiten", "branch-dropout", "domain-adversarial", "subset-ranking"):
         p = sub.add_parser(name)
         p.add_argument("--seed", type=int, default=42)
         p.add_argument("--loso", nargs="*", default=["b", "a", "f"])
@@ -173,6 +215,10 @@ def main() -> int:
             p.add_argument("--smooth-hz", type=float, default=20.0)
         elif name == "domain-adversarial":
             p.add_argument("--weight", type=float, default=0.3)
+        elif name == "subset-ranking":
+            p.add_argument("--weight", type=float, default=1.0)
+            p.add_argument("--spectrogram", action="store_true",
+                           help="also train the spectrogram ViT with the ranking loss")
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()
@@ -181,7 +227,8 @@ def main() -> int:
 
     records = scan(SHARED / "physionet2016-dev").records
     {"whiten": whiten, "branch-dropout": branch_dropout,
-     "domain-adversarial": domain_adversarial}[args.experiment](args, records)
+     "domain-adversarial": domain_adversarial,
+     "subset-ranking": subset_ranking}[args.experiment](args, records)
     return 0
 
 
