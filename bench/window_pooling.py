@@ -4,6 +4,7 @@ no network is trained again, so it can be judged on every seed whose networks ar
 
     .venv/bin/python bench/window_pooling.py collect MODEL TAG   # every window's probability
     .venv/bin/python bench/window_pooling.py report TAG [TAG...]  # the variants, seed by seed
+    .venv/bin/python bench/window_pooling.py ensemble TAG TAG...  # whole recipes averaged
 
 ``collect`` runs the Classifier (quality gate off: only the probabilities are used) on the
 model's 433 validation recordings and the 85 CirCor recordings ``evaluate`` scores, and keeps
@@ -109,9 +110,54 @@ def pooled(data: dict, rule: str) -> np.ndarray:
 RULES = ("mean", "clean-weighted", "median")
 
 
-def report(tags: list[str]) -> int:
+FIGURES = ("overall", "a", "b", "e", "f", "within", "circor")
+
+
+def scores(probs: np.ndarray, label: np.ndarray, subset: np.ndarray) -> dict[str, float]:
+    """ROC-AUC on the validation recordings, within training-a, -b, -e, -f, their mean, CirCor."""
     from audiofuse_core.metrics import roc_auc
 
+    physionet = subset != "circor"
+    figures = {"overall": roc_auc(label[physionet], probs[physionet])}
+    for letter in "abef":
+        mask = subset == f"training-{letter}"
+        figures[letter] = roc_auc(label[mask], probs[mask])
+    figures["within"] = float(np.mean([figures[k] for k in "abef"]))
+    figures["circor"] = roc_auc(label[~physionet], probs[~physionet])
+    return figures
+
+
+def ensemble(tags: list[str]) -> int:
+    """Whole recipes of several seeds averaged: their networks' probabilities averaged, their
+    experts' averaged, then mixed as the model files say (plain window mean). The last Platt
+    step of each model is left out (it keeps each seed's order, not the order of a mean).
+    """
+    data = [dict(np.load(OUT / f"{tag}.npz")) for tag in tags]
+    first = data[0]
+    for other, tag in zip(data[1:], tags[1:]):
+        if not (np.array_equal(other["name"], first["name"])
+                and float(other["expert_weight"]) == float(first["expert_weight"])):
+            raise SystemExit(f"{tag}: not the same recordings or expert weight as {tags[0]}")
+    weight = float(first["expert_weight"])
+    label, subset = first["label"], first["subset"]
+    rows: dict[str, dict[str, float]] = {}
+    for tag, one in zip(tags, data):
+        rows[tag] = scores((1 - weight) * one["network"] + weight * one["expert"], label, subset)
+    network = np.mean([one["network"] for one in data], axis=0)
+    expert = np.mean([one["expert"] for one in data], axis=0)
+    rows[f"networks of {' + '.join(tags)}"] = scores(network, label, subset)
+    rows[f"experts of {' + '.join(tags)}"] = scores(expert, label, subset)
+    rows[f"ensemble {' + '.join(tags)}"] = scores((1 - weight) * network + weight * expert,
+                                                   label, subset)
+    print("| model | " + " | ".join(FIGURES) + " |")
+    print("|---|" + "---|" * len(FIGURES))
+    for title, figures in rows.items():
+        print(f"| {title} | " + " | ".join(f"{figures[k]:.3f}" for k in FIGURES) + " |")
+    (OUT / "ensemble.json").write_text(json.dumps({"tags": tags, "figures": rows}, indent=1))
+    return 0
+
+
+def report(tags: list[str]) -> int:
     table: dict[str, dict[str, list[float]]] = {rule: {} for rule in RULES}
     print("| seed | pooling | overall | a | b | e | f | mean within | CirCor | windows weighted "
           "below 1 |")
@@ -120,25 +166,19 @@ def report(tags: list[str]) -> int:
         data = dict(np.load(OUT / f"{tag}.npz"))
         weight = float(data["expert_weight"])
         subset, label = data["subset"], data["label"]
-        physionet = subset != "circor"
         for rule in RULES:
             network = pooled(data, rule)
             if rule == "mean":  # the Classifier's own figure, to the rounding it stores
                 assert np.allclose(network, data["network"], atol=1e-5), tag
             mixed = (1 - weight) * network + weight * data["expert"]
-            figures = {"overall": roc_auc(label[physionet], mixed[physionet])}
-            for letter in "abef":
-                mask = subset == f"training-{letter}"
-                figures[letter] = roc_auc(label[mask], mixed[mask])
-            figures["within"] = float(np.mean([figures[k] for k in "abef"]))
-            figures["circor"] = roc_auc(label[~physionet], mixed[~physionet])
+            figures = scores(mixed, label, subset)
             for key, value in figures.items():
                 table[rule].setdefault(key, []).append(value)
             below = sum(int((clean_share(s, n) < 1).sum()) for s, n in zip(
                 _split(data["window_start"], data["n_windows"]),
                 _split(data["noisy"], data["n_seconds"])))
             print(f"| {tag} | {rule} | " + " | ".join(
-                f"{figures[k]:.3f}" for k in ("overall", "a", "b", "e", "f", "within", "circor"))
+                f"{figures[k]:.3f}" for k in FIGURES)
                 + f" | {below} of {int(data['n_windows'].sum())} |")
     if len(tags) > 1:
         for rule in RULES:
@@ -157,8 +197,12 @@ def main() -> int:
     c.add_argument("tag")
     r = sub.add_parser("report")
     r.add_argument("tags", nargs="+")
+    e = sub.add_parser("ensemble", help="whole recipes of several seeds averaged")
+    e.add_argument("tags", nargs="+")
     args = parser.parse_args()
-    return collect(args.model, args.tag) if args.command == "collect" else report(args.tags)
+    if args.command == "collect":
+        return collect(args.model, args.tag)
+    return report(args.tags) if args.command == "report" else ensemble(args.tags)
 
 
 if __name__ == "__main__":
