@@ -103,10 +103,23 @@ def main() -> int:
     print("|---|" + "---|" * len(bands))
     for g, values in medians.items():
         print(f"| {g} ({len(groups[g])}) | " + " | ".join(f"{v:.1f}" for v in values) + " |")
+    from scipy.stats import spearmanr
+
+    mid = [bands.index(b) for b in ("200-250", "250-300", "300-400")]
+    correlation = {}
+    for label, title in ((0, "normal"), (1, "abnormal")):
+        chosen = [n for n, v in first.items() if v["label"] == label]
+        result = spearmanr([float(np.mean(figures[n][mid])) for n in chosen],
+                           [first[n]["probability"] for n in chosen], nan_policy="omit")
+        correlation[title] = {"rho": float(result.statistic), "p": float(result.pvalue),
+                              "n": len(chosen)}
+        print(f"{title}: Spearman rho of the 200-400 Hz figure and {args.tags[0]}'s probability "
+              f"{result.statistic:.2f} (p {result.pvalue:.2f}, n {len(chosen)})")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"misranked-{args.subset}.json").write_text(json.dumps({
         "tags": args.tags, "subset": args.subset, "summary": summary, "common": common,
         "recordings": per_tag, "bands_hz": bands, "systole_minus_diastole_db": medians,
+        "correlation_200_400hz": correlation,
         "per_recording_db": {n: [float(v) for v in f] for n, f in figures.items()}}, indent=1))
     return 0
 
