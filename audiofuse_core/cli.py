@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
     p.add_argument("--cache-dir", help="cache the prepared recordings here")
     p.add_argument("--resume", action="store_true", help="resume an interrupted run")
+    p.add_argument("--no-xla", action="store_true",
+                   help="TensorFlow: do not compile the validation pass with XLA (slower; for "
+                        "comparison, or a platform where XLA fails)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUT and discard an interrupted run of it")
     p.add_argument("--steps-per-epoch", type=int, help=argparse.SUPPRESS)
@@ -317,7 +320,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         freeze_branches=args.freeze_branches, branch_models=args.branch_models,
         branch_dropout=args.branch_dropout, domain_adversarial=args.domain_adversarial,
         subset_ranking=args.subset_ranking, run_dir=args.run_dir, cache_dir=args.cache_dir,
-        resume=args.resume, steps_per_epoch=args.steps_per_epoch,
+        resume=args.resume, steps_per_epoch=args.steps_per_epoch, xla=not args.no_xla,
     )
     bar = ProgressBar()
     result = train(config, data.records, progress=bar.update)

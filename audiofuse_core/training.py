@@ -85,6 +85,11 @@ class TrainConfig:
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
     steps_per_epoch: int | None = None  # cap (tests, smoke runs)
     devices: list[str] | None = None  # tf.distribute devices, e.g. ["/cpu:0", "/cpu:1"]
+    # TensorFlow on one device: compile the validation pass of every epoch with XLA (the same
+    # logits to 1e-5, about twice as fast; docs/benchmarks.md) when it has at least
+    # XLA_MIN_WINDOWS windows; off: the plain call. The
+    # training step stays TensorFlow's plain graph (XLA gained nothing certain there).
+    xla: bool = True
 
     def check(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -490,6 +495,8 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
 
     # 2. model, under a distribution strategy
     strategy = get_strategy(config.devices)
+    xla = (config.xla and strategy is not None and strategy.num_replicas_in_sync == 1
+           and len(val_windows) >= XLA_MIN_WINDOWS)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     domain_names = sorted({r.subset for r in train_records})
     if config.domain_adversarial and (len(domain_names) < 2 or preset.fusion_rule == "mean"):
@@ -555,8 +562,13 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
             state is not None and state.get("finished")):
         initial_epoch = config.epochs
 
+    forwards: dict[int, Callable] = {}  # a compiled validation pass per model of this run
+
     def score_validation(m, *, interruptible: bool = False) -> tuple[dict[str, float], np.ndarray]:
-        logits = _predict_windows(m, val_windows, config.batch_size * 2,
+        if id(m) not in forwards:
+            forwards[id(m)] = _forward(m, preset.window_samples, xla)
+        forward = forwards[id(m)]
+        logits = _predict_windows(m, val_windows, config.batch_size * 2, forward=forward,
                                   should_stop=should_stop if interruptible else None)
         probs = 1.0 / (1.0 + np.exp(-logits))
         per_record = np.array([probs[val_owner == i].mean() for i in range(len(val_records))])
@@ -662,7 +674,9 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
     report(TrainingProgress("validating", epoch=len(history), epochs=config.epochs,
                             history=list(history), message="choosing the threshold"))
     best_model = load_model(run_dir / "best.keras")
-    logits = _predict_windows(best_model, val_windows, config.batch_size * 2)
+    logits = _predict_windows(best_model, val_windows, config.batch_size * 2,
+                              forward=_forward(best_model, preset.window_samples, xla))
+    forwards.clear()
     calibration = calibrate(val_records, logits, val_owner, seed=config.seed)
     seconds = elapsed_in_all()
     metadata = dict(best_model.metadata)
@@ -765,17 +779,37 @@ class _StopRequested(Exception):
     """``should_stop`` became true while the validation recordings were being scored."""
 
 
+# Below this many validation windows, compiling the pass (a few seconds per batch shape) costs
+# more than it saves: a tiny run (a test, a small folder) keeps the plain call.
+XLA_MIN_WINDOWS = 1024
+
+
+def _forward(model, window_samples: int, xla: bool) -> Callable:
+    """The model's inference pass, compiled with XLA when ``xla`` (TensorFlow, one device; it
+    compiles once per batch shape and reads the current weights at every call), else the plain
+    call. A direct call, not predict_on_batch: under a MirroredStrategy the latter returns each
+    replica's copy of a plain numpy batch.
+    """
+    if not xla:
+        return lambda x: model(x, training=False)
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([None, window_samples], tf.float32)]
+    return tf.function(lambda x: model(x, training=False), input_signature=signature,
+                       jit_compile=True)
+
+
 def _predict_windows(model, windows: np.ndarray, batch_size: int, *,
+                     forward: Callable | None = None,
                      should_stop: StopFn | None = None) -> np.ndarray:
-    # A direct call, not predict_on_batch: under a MirroredStrategy the latter returns each
-    # replica's copy of a plain numpy batch.
     import keras
 
+    forward = forward or (lambda x: model(x, training=False))
     out = []
     for start in range(0, len(windows), batch_size):
         if should_stop is not None and should_stop():
             raise _StopRequested()
-        logits = model(windows[start:start + batch_size], training=False)
+        logits = forward(windows[start:start + batch_size])
         out.append(keras.ops.convert_to_numpy(logits).reshape(-1))
     return np.concatenate(out).astype(np.float64)
 

@@ -359,3 +359,33 @@ def test_domain_adversarial_training_is_refused_where_it_cannot_work(tmp_path, s
               samples)
     with pytest.raises(TrainingError, match="between 0 and 10"):
         train(_config(tmp_path, domain_adversarial=-1.0), samples)
+
+
+def test_the_xla_validation_pass_matches_the_plain_one_and_a_run_uses_it(
+        tmp_path, samples, monkeypatch):
+    from audiofuse_core import training
+    from audiofuse_core.models import build_model
+    from audiofuse_core.training import _forward
+
+    model = build_model(TINY, "fusion", seed=3)
+    windows = np.random.default_rng(0).normal(size=(5, TINY.window_samples)).astype(np.float32)
+    plain = np.asarray(_forward(model, TINY.window_samples, False)(windows))
+    compiled = _forward(model, TINY.window_samples, True)
+    assert np.allclose(np.asarray(compiled(windows)), plain, atol=1e-4)
+    assert np.allclose(np.asarray(compiled(windows[:2])), plain[:2], atol=1e-4)  # another shape
+    model.head_logit.set_weights([w + 0.5 for w in model.head_logit.get_weights()])
+    moved = np.asarray(compiled(windows))  # it reads the current weights, not a copy
+    assert not np.allclose(moved, plain, atol=1e-3)
+    assert np.allclose(moved, np.asarray(model(windows, training=False)), atol=1e-4)
+
+    # a run with so few validation windows keeps the plain call; with the floor lowered, the
+    # run validates every epoch and chooses its threshold through the compiled pass
+    compiled_calls = []
+    plain_forward = training._forward
+    monkeypatch.setattr(training, "XLA_MIN_WINDOWS", 0)
+    monkeypatch.setattr(training, "_forward", lambda m, n, xla: compiled_calls.append(xla)
+                        or plain_forward(m, n, xla))
+    result = train(_config(tmp_path), samples)
+    assert result.metadata["training"]["xla"] is True and len(result.history) == 2
+    assert compiled_calls and all(compiled_calls)
+    assert 0.0 <= result.metadata["threshold"] <= 1.0
