@@ -56,22 +56,23 @@ COMBINATIONS = {
 
 def copies(signal: np.ndarray, preset) -> dict[str, np.ndarray]:
     """The band-passed windows of each copy of a prepared signal."""
-    from audiofuse_core.audio import frame_windows
     from audiofuse_core.augment import _tilt
-    from audiofuse_core.features import filter_windows
+    from audiofuse_core.features import model_windows
 
-    def windows(x: np.ndarray, hop: int = preset.hop_samples) -> np.ndarray:
-        raw, _ = frame_windows(np.asarray(x, np.float32), preset.window_samples, hop,
-                               whole=preset.whole_recording)
-        return filter_windows(raw, preset)
-
-    rate = preset.sample_rate
-    base = windows(signal)
+    rate, half = preset.sample_rate, preset.hop_samples // 2
+    dense = preset.replace(hop_seconds=preset.hop_seconds / 2)
+    base = model_windows(signal, preset)[0]
     return {"base": base, "flip": -base,
-            "tilt+3": windows(_tilt(signal.astype(np.float64), rate, db_per_octave=TILT_DB)),
-            "tilt-3": windows(_tilt(signal.astype(np.float64), rate, db_per_octave=-TILT_DB)),
-            "dense": windows(signal, preset.hop_samples // 2),
-            "shift": windows(signal[preset.hop_samples // 2:])}
+            "tilt+3": model_windows(_tilt(signal, rate, db_per_octave=TILT_DB), preset)[0],
+            "tilt-3": model_windows(_tilt(signal, rate, db_per_octave=-TILT_DB), preset)[0],
+            "dense": model_windows(signal, dense)[0],
+            "shift": model_windows(signal[half:], preset)[0]}
+
+
+def mean_probability(classifier, windows: np.ndarray) -> float:
+    """The network's recording probability: its calibrated window probabilities averaged."""
+    logits = classifier.window_logits(windows)
+    return float(np.mean(1.0 / (1.0 + np.exp(-logits / classifier.temperature))))
 
 
 def collect(tag: str) -> int:
@@ -89,9 +90,7 @@ def collect(tag: str) -> int:
         audio = classifier.load(paths[str(name)])
         signal = prepare_signal(audio.samples, audio.sample_rate, preset)
         for copy, windows in copies(signal, preset).items():
-            logits = classifier.window_logits(windows)
-            table[copy].append(float(np.mean(1.0 / (1.0 + np.exp(-logits
-                                                                 / classifier.temperature)))))
+            table[copy].append(mean_probability(classifier, windows))
         if (i + 1) % 50 == 0:
             print(f"{i + 1} of {len(pooling['name'])}", flush=True)
     base = np.array(table["base"])
@@ -134,9 +133,10 @@ def report(tags: list[str]) -> int:
 def edges(tag: str, subset: str) -> int:
     from scipy.signal import butter, sosfiltfilt
 
-    from audiofuse_core.audio import frame_windows, load_audio
+    from audiofuse_core.audio import load_audio
+    from audiofuse_core.augment import _rms
     from audiofuse_core.datasets import scan
-    from audiofuse_core.features import filter_windows, prepare_signal
+    from audiofuse_core.features import model_windows, prepare_signal
     from audiofuse_core.inference import Classifier
     from audiofuse_core.metrics import roc_auc
 
@@ -146,16 +146,15 @@ def edges(tag: str, subset: str) -> int:
     classifier = Classifier(REPO / str(pooling["model"]), quality_gate=False)
     preset = classifier.preset
     rate, half = preset.sample_rate, preset.hop_samples // 2
+    dense = preset.replace(hop_seconds=preset.hop_seconds / 2)
 
-    def network(x: np.ndarray, hop: int = preset.hop_samples) -> float:
-        raw, _ = frame_windows(np.asarray(x, np.float32), preset.window_samples, hop)
-        logits = classifier.window_logits(filter_windows(raw, preset))
-        return float(np.mean(1.0 / (1.0 + np.exp(-logits / classifier.temperature))))
+    def network(x: np.ndarray, windowing=preset) -> float:
+        return mean_probability(classifier, model_windows(x, windowing)[0])
 
-    cuts = {"whole": lambda x: network(x), "without the first 0.5 s": lambda x: network(x[rate // 2:]),
+    cuts = {"whole": network, "without the first 0.5 s": lambda x: network(x[rate // 2:]),
             "without the first 1.25 s": lambda x: network(x[half:]),
             "without the last 1.25 s": lambda x: network(x[:-half]),
-            "windows every 1.25 s": lambda x: network(x, half)}
+            "windows every 1.25 s": lambda x: network(x, dense)}
     validation = {str(n) for n, s in zip(pooling["name"], pooling["subset"]) if s == subset}
     opinions: dict[str, list[float]] = {k: [] for k in cuts}
     labels, levels = [], []
@@ -163,10 +162,10 @@ def edges(tag: str, subset: str) -> int:
     for record in records:
         raw = load_audio(record.path, sample_rate=2000).samples.astype(np.float64)
         y = sosfiltfilt(band, raw)
-        quarter = 500
-        middle = np.sqrt(np.mean(y[quarter:-quarter] ** 2)) + 1e-12
-        levels.append((20 * np.log10((np.sqrt(np.mean(y[:quarter] ** 2)) + 1e-12) / middle),
-                       20 * np.log10((np.sqrt(np.mean(y[-quarter:] ** 2)) + 1e-12) / middle),
+        quarter = 500  # 0.25 s at 2000 Hz
+        middle = _rms(y[quarter:-quarter])
+        levels.append((20 * np.log10(_rms(y[:quarter]) / middle),
+                       20 * np.log10(_rms(y[-quarter:]) / middle),
                        np.abs(raw[:20]).mean() / (np.abs(raw).mean() + 1e-12)))
         labels.append(record.label)
         if record.name in validation:
