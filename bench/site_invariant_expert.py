@@ -109,18 +109,15 @@ def sigmoid(v):
 
 
 def figures(y, site, p, mcc: bool = False) -> dict:
-    from audiofuse_core.metrics import best_threshold, binary_metrics, roc_auc
+    """bench/feature_expert.py's within_row on the PhysioNet rows, and CirCor's ROC-AUC where
+    there are CirCor rows.
+    """
+    from feature_expert import within_row
 
-    physionet = np.char.startswith(site.astype(str), "training-")
-    row = {"overall": round(roc_auc(y[physionet], p[physionet]), 3)}
-    if mcc:
-        row["mcc"] = round(binary_metrics(y[physionet], p[physionet],
-                                          best_threshold(y[physionet], p[physionet]),
-                                          seed=0).mcc, 3)
-    for letter in "abef":
-        k = site == f"training-{letter}"
-        row[letter] = round(roc_auc(y[k], p[k]), 3)
-    row["mean within"] = round(float(np.mean([row[c] for c in "abef"])), 3)
+    from audiofuse_core.metrics import roc_auc
+
+    physionet = site != "circor"
+    row = within_row(y[physionet], site[physionet], p[physionet], mcc=mcc)
     if (~physionet).any():
         row["circor"] = round(roc_auc(y[~physionet], p[~physionet]), 3)
     return row
@@ -155,14 +152,9 @@ def network(tag: str, names: np.ndarray) -> np.ndarray:
     return np.array([by_name[n] for n in names])
 
 
-def left_out_network(letter: str, names: np.ndarray) -> np.ndarray:
-    report = json.loads((RESULTS / f"loso-mean-e24-{letter}.json").read_text())
-    by_name = {Path(r["path"]).stem: r["probability"] for r in report["recordings"]}
-    return np.array([by_name[n] for n in names])
-
-
 def score_variant(variant, x, y, site, names, train, val) -> dict:
     from cycle_profile import folds
+    from feature_expert import left_out_network
 
     from audiofuse_core.metrics import roc_auc
     from audiofuse_core.training import fit_temperature
@@ -195,7 +187,7 @@ def score_variant(variant, x, y, site, names, train, val) -> dict:
         p = sigmoid(expert_logits(variant, x, y, site, fit, held, 42))
         left[letter] = {"expert": round(roc_auc(y[held], p), 3),
                         "with the network": round(roc_auc(
-                            y[held], 0.5 * left_out_network(letter, names[held]) + 0.5 * p), 3)}
+                            y[held], 0.5 * left_out_network(f"e24-{letter}", names[held]) + 0.5 * p), 3)}
     row["left out (seed 42)"] = left
     return row
 
