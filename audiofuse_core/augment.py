@@ -4,8 +4,9 @@ Each transform imitates a physical cause, so the model learns to ignore it: the 
 frequency response (a tilt and a resonance), its gain, a different chest-piece coupling (a
 low-pass), background noise (white, pink or brown, at a realistic SNR), a different heart rate
 (speed change by resampling), clipping of a hot input, polarity, and a recorder that freezes
-for a moment. Applied per training window, on the resampled signal before the preset's band-pass
-(numpy and scipy only).
+for a moment. Optionally (``response_db``) a random smooth frequency response on top of the
+resonance and tilt: another stethoscope's colouring, drawn afresh for every window. Applied per
+training window, on the resampled signal before the preset's band-pass (numpy and scipy only).
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from scipy.signal import lfilter
 
 
 def augment_window(signal: np.ndarray, start: int, window: int, sample_rate: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Cut a ``window``-sample piece at ``start`` (with a random speed change) and degrade it."""
+                   rng: np.random.Generator, *, response_db: float = 0.0) -> np.ndarray:
+    """Cut a ``window``-sample piece at ``start`` (with a random speed change) and degrade it.
+
+    ``response_db`` > 0 adds, to 70 % of the windows, a random smooth frequency response whose
+    gains at 8 frequencies from 25 to 800 Hz have that standard deviation in dB
+    (:func:`random_response`). 0 (the default) draws nothing more from ``rng``, so the windows of
+    a run without it are those of earlier runs.
+    """
     speed = rng.uniform(0.9, 1.1) if rng.random() < 0.5 else 1.0
     span = int(round(window * speed))
     piece = _cut(signal, start, span)
@@ -31,6 +38,8 @@ def augment_window(signal: np.ndarray, start: int, window: int, sample_rate: int
                      gain_db=rng.uniform(-9.0, 9.0), q=rng.uniform(0.5, 3.0))
     if rng.random() < 0.7:
         x = _tilt(x, sample_rate, db_per_octave=rng.uniform(-4.0, 4.0))
+    if response_db > 0 and rng.random() < 0.7:
+        x = random_response(x, sample_rate, rng, spread_db=response_db)
     if rng.random() < 0.3:
         x = _one_pole_lowpass(x, sample_rate, cutoff=rng.uniform(200.0, 600.0))
     if rng.random() < 0.3:
@@ -91,6 +100,35 @@ def _tilt(x: np.ndarray, rate: int, *, db_per_octave: float) -> np.ndarray:
     a = np.array([1 + w, w - 1])
     y = lfilter(b / a[0], a / a[0], x)
     return y / max(1.0, gain)
+
+
+RESPONSE_NODES_HZ = np.geomspace(25.0, 800.0, 8)  # about 0.7 octave apart
+
+
+def response_gains_db(freqs: np.ndarray, node_gains_db: np.ndarray) -> np.ndarray:
+    """The gain in dB at ``freqs`` of a response given at :data:`RESPONSE_NODES_HZ`: linear in
+    log frequency between the nodes, flat beyond the first and the last.
+    """
+    log_f = np.log(np.maximum(freqs, RESPONSE_NODES_HZ[0]))
+    return np.interp(log_f, np.log(RESPONSE_NODES_HZ), node_gains_db)
+
+
+def random_response(x: np.ndarray, rate: int, rng: np.random.Generator, *,
+                    spread_db: float) -> np.ndarray:
+    """Colour ``x`` with a random smooth, zero-phase frequency response.
+
+    Stethoscopes differ by 10 dB and more across 25-800 Hz (chest piece, tubing, membrane,
+    microphone), in shapes a single resonance and tilt do not reach. The gains at
+    :data:`RESPONSE_NODES_HZ` are drawn from a normal distribution of ``spread_db``, clipped at
+    2.5 of it, and the response is applied in the frequency domain; the level is then restored
+    to that of ``x`` so that only the colouring changes.
+    """
+    gains = np.clip(rng.normal(0.0, spread_db, len(RESPONSE_NODES_HZ)),
+                    -2.5 * spread_db, 2.5 * spread_db)
+    spectrum = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
+    y = np.fft.irfft(spectrum * 10 ** (response_gains_db(freqs, gains) / 20.0), len(x))
+    return y * (_rms(x) / _rms(y))
 
 
 def _one_pole_lowpass(x: np.ndarray, rate: int, *, cutoff: float) -> np.ndarray:

@@ -128,6 +128,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
         if training.get("subset_ranking"):
             lines.append(f"- Loss: cross-entropy plus {training['subset_ranking']:g} x a ranking "
                          "loss between abnormal and normal windows of the same subset only")
+        if training.get("random_response_db"):
+            lines.append("- Augmentation also colours 70 % of the windows with a random smooth "
+                         "frequency response (gains at 8 frequencies of 25-800 Hz, standard "
+                         f"deviation {training['random_response_db']:g} dB): another stethoscope")
         if meta.get("training_seconds") is not None:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
                          f"{' (the experts together)' if mean_rule else ''} "

@@ -80,6 +80,9 @@ class TrainConfig:
     # The weight of a ranking loss between abnormal and normal windows of the same subset, added
     # to the cross-entropy (models.WithinSubsetRanking); 0: off.
     subset_ranking: float = 0.0
+    # The spread in dB of a random smooth frequency response added to the augmentation of
+    # each training window (augment.random_response: another stethoscope's colouring); 0: off.
+    random_response_db: float = 0.0
     cache_dir: str | None = None
     validation_records: list[str] | None = None  # explicit validation names (stems)
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
@@ -108,6 +111,11 @@ class TrainConfig:
                                 "train a head on frozen or given experts")
         if not 0.0 <= self.subset_ranking <= 10.0:
             raise TrainingError("the within-subset ranking weight must be between 0 and 10")
+        if not 0.0 <= self.random_response_db <= 12.0:
+            raise TrainingError("the random response's spread must be between 0 and 12 dB")
+        if self.random_response_db and not self.augment:
+            raise TrainingError("a random frequency response is part of the augmentation: "
+                                "it needs augmentation on")
         if self.subset_ranking and self.domain_adversarial:
             raise TrainingError("choose one of within-subset ranking and domain-adversarial "
                                 "training, not both")
@@ -360,7 +368,9 @@ def _make_sequence(signals, labels, weights, preset: Preset, config: TrainConfig
                 signal = signals[item]
                 start = int(rng.integers(0, max(1, len(signal) - n + 1)))
                 if config.augment:
-                    batch[row] = augment_window(signal, start, n, preset.sample_rate, rng)
+                    batch[row] = augment_window(
+                        signal, start, n, preset.sample_rate, rng,
+                        response_db=config.random_response_db)
                 else:
                     piece = signal[start:start + n]
                     batch[row, :len(piece)] = piece

@@ -17,6 +17,11 @@
   spectrogram expert (seed 42 only: the one ViT in the repository), and with ``--spectrogram``
   the mean of the two ranked experts and the default's recipe on it (the feature expert added).
 
+* ``random-response``: the waveform expert trained with a random smooth frequency response
+  (gains at 8 frequencies of 25-800 Hz, standard deviation ``--spread`` dB) on top of the usual
+  augmentation (TrainConfig.random_response_db): every window through another stethoscope; then
+  the default's recipe on it with the bundled ViT (seed 42), as for ``subset-ranking``.
+
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
 docs/results.md's table; needs bench/robustness.py's models in runs/).
@@ -25,6 +30,7 @@ Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a
        .venv/bin/python bench/experiments.py branch-dropout [--rate 0.5] [--loso b a f]
        .venv/bin/python bench/experiments.py domain-adversarial [--weight 0.3] [--loso b]
        .venv/bin/python bench/experiments.py subset-ranking [--weight 1] [--spectrogram] --loso
+       .venv/bin/python bench/experiments.py random-response [--spread 6] --loso
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -138,37 +144,54 @@ def domain_adversarial(args, records) -> None:
 
 def subset_ranking(args, records) -> None:
     tag = f"subset-ranking-w{args.weight:g}-s{args.seed}"
-
-    def in_domain(kept) -> dict[str, Path]:
-        from audiofuse_core.ensemble import combine_experts
-        from audiofuse_core.feature_expert import add_feature_expert
-
-        waveform = train_waveform(kept, RUNS / f"waveform-{tag}.keras", "default", args.seed,
-                                  subset_ranking=args.weight)
-        models = {"waveform": waveform}
-        pairs = {}
-        if args.seed == 42:
-            pairs["mean-bundled-vit"] = BUNDLED / "audiofuse-spectrogram.keras"
-        if args.spectrogram:
-            models["spectrogram"] = pairs["mean"] = _train(
-                kept, RUNS / f"spectrogram-{tag}.keras", args.seed, preset="default",
-                kind="spectrogram", epochs=24, patience=6, subset_ranking=args.weight)
-        for kind, spectrogram in pairs.items():
-            models[kind] = RUNS / f"{kind}-{tag}.keras"
-            if not models[kind].is_file():
-                combine_experts([spectrogram, waveform], kept, models[kind],
-                                cache_dir=str(REPO / ".cache"))
-            default = RUNS / f"default-{kind}-{tag}.keras"
-            if not default.is_file():
-                add_feature_expert(models[kind], kept, default, seed=args.seed,
-                                   cache_dir=str(REPO / ".cache" / "fx"))
-            models[f"default-{kind}"] = default
-        return models
-
-    _measure(args, records, tag, in_domain,
+    spectrogram = ({"subset_ranking": args.weight} if args.spectrogram else None)
+    _measure(args, records, tag,
+             lambda kept: _recipe(args, kept, tag, spectrogram, subset_ranking=args.weight),
              lambda kept, letter: {"waveform": train_waveform(
                  kept, RUNS / f"loso-{letter}-waveform-{tag}.keras", "default", args.seed,
                  subset_ranking=args.weight)})
+
+
+def random_response(args, records) -> None:
+    tag = f"random-response-d{args.spread:g}-s{args.seed}"
+    _measure(args, records, tag,
+             lambda kept: _recipe(args, kept, tag, None, random_response_db=args.spread),
+             lambda kept, letter: {"waveform": train_waveform(
+                 kept, RUNS / f"loso-{letter}-waveform-{tag}.keras", "default", args.seed,
+                 random_response_db=args.spread)})
+
+
+def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
+            **settings) -> dict[str, Path]:
+    """The waveform CNN trained with ``settings``, then the default's recipe on it: its mean with
+    the bundled spectrogram ViT (seed 42 only: the one ViT in the repository) and, with
+    ``spectrogram_settings``, with a ViT of 24 epochs trained with those; each mean then with the
+    five-seed feature expert.
+    """
+    from audiofuse_core.ensemble import combine_experts
+    from audiofuse_core.feature_expert import add_feature_expert
+
+    waveform = train_waveform(kept, RUNS / f"waveform-{tag}.keras", "default", args.seed,
+                              **settings)
+    models = {"waveform": waveform}
+    pairs = {}
+    if args.seed == 42:
+        pairs["mean-bundled-vit"] = BUNDLED / "audiofuse-spectrogram.keras"
+    if spectrogram_settings is not None:
+        models["spectrogram"] = pairs["mean"] = _train(
+            kept, RUNS / f"spectrogram-{tag}.keras", args.seed, preset="default",
+            kind="spectrogram", epochs=24, patience=6, **spectrogram_settings)
+    for kind, spectrogram in pairs.items():
+        models[kind] = RUNS / f"{kind}-{tag}.keras"
+        if not models[kind].is_file():
+            combine_experts([spectrogram, waveform], kept, models[kind],
+                            cache_dir=str(REPO / ".cache"))
+        default = RUNS / f"default-{kind}-{tag}.keras"
+        if not default.is_file():
+            add_feature_expert(models[kind], kept, default, seed=args.seed,
+                               cache_dir=str(REPO / ".cache" / "fx"))
+        models[f"default-{kind}"] = default
+    return models
 
 
 def _measure(args, records, tag: str, in_domain, left_out) -> None:
@@ -206,7 +229,8 @@ def _print_report(what: str, m: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="experiment", required=True)
-    for name in ("whiten", "branch-dropout", "domain-adversarial", "subset-ranking"):
+    for name in ("whiten", "branch-dropout", "domain-adversarial", "subset-ranking",
+                 "random-response"):
         p = sub.add_parser(name)
         p.add_argument("--seed", type=int, default=42)
         p.add_argument("--loso", nargs="*", default=["b", "a", "f"])
@@ -219,6 +243,9 @@ def main() -> int:
             p.add_argument("--weight", type=float, default=1.0)
             p.add_argument("--spectrogram", action="store_true",
                            help="also train the spectrogram ViT with the ranking loss")
+        elif name == "random-response":
+            p.add_argument("--spread", type=float, default=6.0,
+                           help="standard deviation in dB of the response's gains")
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()
@@ -228,7 +255,8 @@ def main() -> int:
     records = scan(SHARED / "physionet2016-dev").records
     {"whiten": whiten, "branch-dropout": branch_dropout,
      "domain-adversarial": domain_adversarial,
-     "subset-ranking": subset_ranking}[args.experiment](args, records)
+     "subset-ranking": subset_ranking,
+     "random-response": random_response}[args.experiment](args, records)
     return 0
 
 

@@ -348,6 +348,18 @@ def test_within_subset_ranking_training_resumes_and_is_on_the_card(tmp_path, sam
               samples)
 
 
+def test_a_run_with_a_random_frequency_response_says_so_on_its_card(tmp_path, samples):
+    from audiofuse_core.model_card import render_model_card
+
+    result = train(_config(tmp_path, kind="waveform", epochs=1, random_response_db=6.0), samples)
+    assert result.metadata["training"]["random_response_db"] == 6.0
+    assert all(np.isfinite(h["loss"]) for h in result.history)
+    assert "random smooth frequency response" in render_model_card(result.metadata)
+    plain = train(_config(tmp_path, out=str(tmp_path / "plain.keras"), kind="waveform",
+                          epochs=1), samples)
+    assert "random smooth frequency response" not in render_model_card(plain.metadata)
+
+
 def test_domain_adversarial_training_is_refused_where_it_cannot_work(tmp_path, samples):
     import dataclasses
 
