@@ -1,0 +1,102 @@
+"""The table of ``bench/experiments.py random-response``: the waveform CNN trained with a random
+smooth frequency response (``--spread 6``) against the same seed without it (``--spread 0``; for
+seed 42 the bundled CNN), each alone, in its mean with the bundled ViT and with the feature
+expert added (the default's recipe), on our validation split and on CirCor zero-shot.
+
+    .venv/bin/python bench/random_response.py [--seeds 42 43 44] [--spread 6]
+
+Reads bench/results/random-response-d*-s*-*.json; prints Markdown (and the paired differences:
+with the response less without, per seed, then their mean).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "bench" / "results"
+SUBSETS = ("training-a", "training-b", "training-e", "training-f")
+STAGES = (("waveform", "CNN alone"), ("mean-bundled-vit", "mean with the bundled ViT"),
+          ("default-mean-bundled-vit", "+ feature expert (default's recipe)"))
+COLUMNS = ("overall", "MCC", "a", "b", "e", "f", "CirCor")
+
+
+def _row(validation: dict, circor: float) -> dict[str, float]:
+    row = {"overall": validation["overall"]["roc_auc"], "MCC": validation["overall"]["mcc"]}
+    for subset in SUBSETS:
+        row[subset[-1]] = validation["per_subset"][subset]["roc_auc"]
+    row["CirCor"] = circor
+    return row
+
+
+def _experiment(spread: float, seed: int, stage: str) -> dict[str, float] | None:
+    tag = f"random-response-d{spread:g}-s{seed}"
+    validation = RESULTS / f"{tag}-{stage}-validation.json"
+    circor = RESULTS / f"{tag}-circor-{stage}.json"
+    if not (validation.is_file() and circor.is_file()):
+        return None
+    return _row(json.loads(validation.read_text())["validation"],
+                json.loads(circor.read_text())["overall"]["roc_auc"])
+
+
+def _bundled(stage: str) -> dict[str, float]:
+    """Seed 42 without the response: the bundled models themselves."""
+    from audiofuse_core.metrics import roc_auc
+    from audiofuse_core.modelfile import read_model_metadata
+
+    models = REPO / "resources" / "models"
+    if stage == "waveform":
+        meta = read_model_metadata(models / "audiofuse-waveform.keras")
+        return _row(meta["validation"], json.loads(
+            (RESULTS / "circor-waveform.json").read_text())["overall"]["roc_auc"])
+    meta = read_model_metadata(models / "audiofuse-default.keras")
+    if stage == "mean-bundled-vit":  # the default's network; its CirCor opinions are stored
+        stored = np.load(RESULTS / "window-pooling" / "s42.npz", allow_pickle=True)
+        circor = np.array([not str(s).startswith("training-") for s in stored["subset"]])
+        return _row(meta["network"]["validation"],
+                    roc_auc(stored["label"][circor], stored["network"][circor]))
+    return _row(meta["validation"], json.loads(
+        (RESULTS / "circor-default.json").read_text())["overall"]["roc_auc"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument("--spread", type=float, default=6.0)
+    args = parser.parse_args()
+
+    print("| seed | model | response | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 3) + "|")
+    differences: dict[str, list[dict[str, float]]] = {stage: [] for stage, _ in STAGES}
+    for seed in args.seeds:
+        for stage, label in STAGES:
+            plain = _bundled(stage) if seed == 42 else _experiment(0, seed, stage)
+            coloured = _experiment(args.spread, seed, stage)
+            for name, row in ((f"{args.spread:g} dB", coloured), ("none", plain)):
+                if row is not None:
+                    print(f"| {seed} | {label} | {name} | "
+                          + " | ".join(f"{row[c]:.3f}" for c in COLUMNS) + " |")
+            if plain is not None and coloured is not None:
+                differences[stage].append({c: coloured[c] - plain[c] for c in COLUMNS})
+    print("\nWith the response less without, mean over the seeds (and each seed's):\n")
+    print("| model | seeds | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 2) + "|")
+    for stage, label in STAGES:
+        rows = differences[stage]
+        if not rows:
+            continue
+        cells = [f"{statistics.mean(r[c] for r in rows):+.3f} ("
+                 + ", ".join(f"{r[c]:+.3f}" for r in rows) + ")" for c in COLUMNS]
+        print(f"| {label} | {len(rows)} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
