@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add W times a ranking loss that compares abnormal with normal windows "
                         "of the same subset only, so a device's offset earns nothing "
                         "(experimental; 0: off)")
+    p.add_argument("--random-response", type=float, default=0.0, metavar="DB",
+                   help="also colour 70 %% of the training windows with a random smooth "
+                        "frequency response whose gains (8 frequencies of 25-800 Hz) spread by DB "
+                        "dB: another stethoscope for every window (experimental; 0: off)")
     p.add_argument("--artifact-as-abnormal", action="store_true",
                    help="PASCAL: count 'artifact' recordings as abnormal (the paper's choice)")
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
@@ -319,7 +323,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         augment=not args.no_augment, init_model=args.fine_tune,
         freeze_branches=args.freeze_branches, branch_models=args.branch_models,
         branch_dropout=args.branch_dropout, domain_adversarial=args.domain_adversarial,
-        subset_ranking=args.subset_ranking, run_dir=args.run_dir, cache_dir=args.cache_dir,
+        subset_ranking=args.subset_ranking, random_response_db=args.random_response,
+        run_dir=args.run_dir, cache_dir=args.cache_dir,
         resume=args.resume, steps_per_epoch=args.steps_per_epoch, xla=not args.no_xla,
     )
     bar = ProgressBar()

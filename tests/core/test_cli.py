@@ -100,15 +100,27 @@ def test_installed_entry_point_train_then_predict(tmp_path):
     data = str(__import__("tests.conftest", fromlist=["PHYSIONET"]).PHYSIONET)
     trained = subprocess.run([exe, "train", data, "--preset", str(preset), "--out",
                               str(tmp_path / "m.keras"), "--epochs", "1", "--batch-size", "4",
-                              "--val-fraction", "0.3", "--steps-per-epoch", "2"],
+                              "--val-fraction", "0.3", "--steps-per-epoch", "2",
+                              "--random-response", "4"],
                              capture_output=True, text=True, timeout=300)
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert "saved" in trained.stdout and "validation ROC-AUC" in trained.stdout
+    card = subprocess.run([exe, "info", str(tmp_path / "m.keras")], capture_output=True,
+                          text=True, timeout=300)
+    assert "random smooth frequency response" in card.stdout and "deviation 4 dB" in card.stdout
     predicted = subprocess.run([exe, "predict", data, "--model", str(tmp_path / "m.keras"),
                                 "--json"], capture_output=True, text=True, timeout=300)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert len(_json_lines(predicted.stdout)) == 14
     assert "oneDNN" not in predicted.stderr  # TensorFlow's start-up chatter is kept quiet
+
+
+def test_train_refuses_an_impossible_random_response_before_it_starts(tmp_path, capsys,
+                                                                     physionet_dir):
+    out = tmp_path / "m.keras"
+    assert main(["train", str(physionet_dir), "--out", str(out), "--random-response", "20"]) == 2
+    assert "between 0 and 12 dB" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_gui_passes_the_files_and_the_model_to_the_program(monkeypatch, tmp_path):
