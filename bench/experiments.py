@@ -144,22 +144,24 @@ def domain_adversarial(args, records) -> None:
 
 
 def subset_ranking(args, records) -> None:
-    tag = f"subset-ranking-w{args.weight:g}-s{args.seed}"
-    spectrogram = ({"subset_ranking": args.weight} if args.spectrogram else None)
-    _measure(args, records, tag,
-             lambda kept: _recipe(args, kept, tag, spectrogram, subset_ranking=args.weight),
-             lambda kept, letter: {"waveform": train_waveform(
-                 kept, RUNS / f"loso-{letter}-waveform-{tag}.keras", "default", args.seed,
-                 subset_ranking=args.weight)})
+    _waveform_experiment(args, records, f"subset-ranking-w{args.weight:g}-s{args.seed}",
+                         {"subset_ranking": args.weight} if args.spectrogram else None,
+                         subset_ranking=args.weight)
 
 
 def random_response(args, records) -> None:
-    tag = f"random-response-d{args.spread:g}-s{args.seed}"
+    _waveform_experiment(args, records, f"random-response-d{args.spread:g}-s{args.seed}", None,
+                         random_response_db=args.spread)
+
+
+def _waveform_experiment(args, records, tag: str, spectrogram_settings: dict | None,
+                         **settings) -> None:
+    """In-domain: :func:`_recipe`; left out: the waveform CNN alone, trained with ``settings``."""
     _measure(args, records, tag,
-             lambda kept: _recipe(args, kept, tag, None, random_response_db=args.spread),
+             lambda kept: _recipe(args, kept, tag, spectrogram_settings, **settings),
              lambda kept, letter: {"waveform": train_waveform(
                  kept, RUNS / f"loso-{letter}-waveform-{tag}.keras", "default", args.seed,
-                 random_response_db=args.spread)})
+                 **settings)})
 
 
 def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
