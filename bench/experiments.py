@@ -21,7 +21,9 @@
   (gains at 8 frequencies of 25-800 Hz, standard deviation ``--spread`` dB) on top of the usual
   augmentation (TrainConfig.random_response_db): every window through another stethoscope; then
   the default's recipe on it with the bundled ViT (seed 42, for every seed of the CNN), as for
-  ``subset-ranking``; ``--spread 0`` trains the plain CNN of the same seed for comparison.
+  ``subset-ranking``; ``--spread 0`` trains the plain CNN of the same seed for comparison; with
+  ``--spectrogram`` also a ViT of 24 epochs coloured alike, then the mean of the two coloured
+  experts and the default's recipe on it (both experts coloured).
 
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
@@ -31,7 +33,7 @@ Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a
        .venv/bin/python bench/experiments.py branch-dropout [--rate 0.5] [--loso b a f]
        .venv/bin/python bench/experiments.py domain-adversarial [--weight 0.3] [--loso b]
        .venv/bin/python bench/experiments.py subset-ranking [--weight 1] [--spectrogram] --loso
-       .venv/bin/python bench/experiments.py random-response [--spread 6] --loso
+       .venv/bin/python bench/experiments.py random-response [--spread 6] [--spectrogram] --loso
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -150,7 +152,8 @@ def subset_ranking(args, records) -> None:
 
 
 def random_response(args, records) -> None:
-    _waveform_experiment(args, records, f"random-response-d{args.spread:g}-s{args.seed}", None,
+    _waveform_experiment(args, records, f"random-response-d{args.spread:g}-s{args.seed}",
+                         {"random_response_db": args.spread} if args.spectrogram else None,
                          random_response_db=args.spread)
 
 
@@ -248,6 +251,8 @@ def main() -> int:
         elif name == "random-response":
             p.add_argument("--spread", type=float, default=6.0,
                            help="standard deviation in dB of the response's gains")
+            p.add_argument("--spectrogram", action="store_true",
+                           help="also train the spectrogram ViT with the random response")
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()
