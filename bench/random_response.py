@@ -3,7 +3,12 @@ smooth frequency response (``--spread 6``) against the same seed without it (``-
 seed 42 the bundled CNN), each alone, in its mean with the bundled ViT and with the feature
 expert added (the default's recipe), on our validation split and on CirCor zero-shot.
 
-    .venv/bin/python bench/random_response.py [--seeds 42 43 44] [--spread 6]
+    .venv/bin/python bench/random_response.py [--seeds 42 43 44] [--spread 6] [--both]
+
+With ``--both``: both experts coloured (``bench/experiments.py random-response --spectrogram``):
+the coloured ViT alone, the mean of the two coloured experts and the default's recipe on it,
+against the same seed's plain recipe with the 24-epoch ViT (bench/results/vit-e24/, made by
+bench/vit_budget.sh; for seed 42 the bundled models).
 
 Reads bench/results/random-response-d*-s*-*.json; prints Markdown (and the paired differences:
 with the response less without, per seed, then their mean).
@@ -25,6 +30,9 @@ RESULTS = REPO / "bench" / "results"
 SUBSETS = ("training-a", "training-b", "training-e", "training-f")
 STAGES = (("waveform", "CNN alone"), ("mean-bundled-vit", "mean with the bundled ViT"),
           ("default-mean-bundled-vit", "+ feature expert (default's recipe)"))
+BOTH = (("spectrogram", "ViT alone"), ("mean", "mean of the two experts"),
+        ("default-mean", "+ feature expert (default's recipe)"))
+PLAIN_E24 = {"spectrogram": "spectrogram", "mean": "mean", "default-mean": "default"}
 COLUMNS = ("overall", "MCC", "a", "b", "e", "f", "CirCor")
 
 
@@ -66,18 +74,34 @@ def _bundled(stage: str) -> dict[str, float]:
         (RESULTS / "circor-default.json").read_text())["overall"]["roc_auc"])
 
 
+def _plain_e24(stage: str, seed: int) -> dict[str, float] | None:
+    """The same seed's plain recipe with the 24-epoch ViT (bench/vit_budget.sh)."""
+    name = f"{PLAIN_E24[stage]}-e24-s{seed}.json"
+    folder = RESULTS / "vit-e24"
+    if not (folder / name).is_file():
+        return None
+    return _row(json.loads((folder / name).read_text())["validation"],
+                json.loads((folder / f"circor-{name}").read_text())["overall"]["roc_auc"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     parser.add_argument("--spread", type=float, default=6.0)
+    parser.add_argument("--both", action="store_true",
+                        help="both experts coloured, against the plain 24-epoch-ViT recipe")
     args = parser.parse_args()
+    stages = BOTH if args.both else STAGES
 
     print("| seed | model | response | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 3) + "|")
-    differences: dict[str, list[dict[str, float]]] = {stage: [] for stage, _ in STAGES}
+    differences: dict[str, list[dict[str, float]]] = {stage: [] for stage, _ in stages}
     for seed in args.seeds:
-        for stage, label in STAGES:
-            plain = _bundled(stage) if seed == 42 else _experiment(0, seed, stage)
+        for stage, label in stages:
+            if args.both:
+                plain = _plain_e24(stage, seed)
+            else:
+                plain = _bundled(stage) if seed == 42 else _experiment(0, seed, stage)
             coloured = _experiment(args.spread, seed, stage)
             for name, row in ((f"{args.spread:g} dB", coloured), ("none", plain)):
                 if row is not None:
@@ -88,7 +112,7 @@ def main() -> int:
     print("\nWith the response less without, mean over the seeds (and each seed's):\n")
     print("| model | seeds | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
-    for stage, label in STAGES:
+    for stage, label in stages:
         rows = differences[stage]
         if not rows:
             continue
