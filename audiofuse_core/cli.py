@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also colour 70 %% of the training windows with a random smooth "
                         "frequency response whose gains (8 frequencies of 25-800 Hz) spread by DB "
                         "dB: another stethoscope for every window (experimental; 0: off)")
+    p.add_argument("--weight-average", type=float, default=0.0, metavar="M",
+                   help="validate each epoch, and keep the chosen model, with a moving average "
+                        "of the weights (momentum M per step, e.g. 0.998); training goes on "
+                        "from the raw weights (experimental; 0: off)")
     p.add_argument("--artifact-as-abnormal", action="store_true",
                    help="PASCAL: count 'artifact' recordings as abnormal (the paper's choice)")
     p.add_argument("--run-dir", help="checkpoint folder (default: OUT's name + .run)")
@@ -324,6 +328,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         freeze_branches=args.freeze_branches, branch_models=args.branch_models,
         branch_dropout=args.branch_dropout, domain_adversarial=args.domain_adversarial,
         subset_ranking=args.subset_ranking, random_response_db=args.random_response,
+        weight_average=args.weight_average,
         run_dir=args.run_dir, cache_dir=args.cache_dir,
         resume=args.resume, steps_per_epoch=args.steps_per_epoch, xla=not args.no_xla,
     )

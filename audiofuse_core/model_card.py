@@ -132,6 +132,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
             lines.append("- Augmentation also colours 70 % of the windows with a random smooth "
                          "frequency response (gains at 8 frequencies of 25-800 Hz, standard "
                          f"deviation {training['random_response_db']:g} dB): another stethoscope")
+        if training.get("weight_average"):
+            lines.append("- Weights: each epoch validated, and the model kept, as a moving "
+                         f"average of the trained weights (momentum {training['weight_average']:g} "
+                         "per step)")
         if meta.get("training_seconds") is not None:
             lines.append(f"- Training time: {meta['training_seconds'] / 60:.1f} min"
                          f"{' (the experts together)' if mean_rule else ''} "

@@ -83,6 +83,10 @@ class TrainConfig:
     # The spread in dB of a random smooth frequency response added to the augmentation of
     # each training window (augment.random_response: another stethoscope's colouring); 0: off.
     random_response_db: float = 0.0
+    # The momentum per step of an exponential moving average of the trained weights (Keras's
+    # optimizer EMA): each epoch is validated, and the chosen model saved, with the averaged
+    # weights, while training goes on from the raw ones; 0: off.
+    weight_average: float = 0.0
     cache_dir: str | None = None
     validation_records: list[str] | None = None  # explicit validation names (stems)
     max_validation_windows: int = 24  # per recording, evenly spaced, to bound validation time
@@ -113,6 +117,9 @@ class TrainConfig:
             raise TrainingError("the within-subset ranking weight must be between 0 and 10")
         if not 0.0 <= self.random_response_db <= 12.0:
             raise TrainingError("the random response's spread must be between 0 and 12 dB")
+        if self.weight_average and not 0.9 <= self.weight_average < 1.0:
+            raise TrainingError("the weight average's momentum must be at least 0.9 and below 1 "
+                                "(0: off)")
         if self.random_response_db and not self.augment:
             raise TrainingError("a random frequency response is part of the augmentation: "
                                 "it needs augmentation on")
@@ -559,9 +566,10 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                 model.build((None, preset.window_samples))
                 loss = class_and_domain_loss
             model.compile(
-                optimizer=keras.optimizers.AdamW(learning_rate=config.learning_rate,
-                                                 weight_decay=config.weight_decay,
-                                                 clipnorm=1.0),
+                optimizer=keras.optimizers.AdamW(
+                    learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+                    clipnorm=1.0, use_ema=bool(config.weight_average),
+                    ema_momentum=config.weight_average or 0.99),
                 loss=loss,
             )
     # the model proper; a DomainAdversarial wrapper only trains it
@@ -631,23 +639,25 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                 return  # a partial epoch is not scored; the best so far stands
             report(TrainingProgress("validating", epoch=epoch + 1, epochs=config.epochs,
                                     history=list(history)))
-            try:
-                values, _ = score_validation(core, interruptible=True)
-            except _StopRequested:
-                # a stop during validation: this epoch is not scored, the best so far stands
-                self.stopped_by_user = True
-                self.model.stop_training = True
-                return
-            row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))),
-                   "seconds": time.monotonic() - self.epoch_started, **values}
-            history.append(row)
-            score = values["val_subset_auc" if config.select_on == "subset_auc" else "val_auc"]
-            if np.isfinite(score) and score > best["score"] + 1e-4:
-                best.update(epoch=epoch + 1, score=float(score))
-                save_model(core, run_dir / "best.keras")
-                self.wait = 0
-            else:
-                self.wait += 1
+            with _averaged_weights(self.model):  # the weight average, where there is one
+                try:
+                    values, _ = score_validation(core, interruptible=True)
+                except _StopRequested:
+                    # a stop during validation: this epoch is not scored, the best so far stands
+                    self.stopped_by_user = True
+                    self.model.stop_training = True
+                    return
+                row = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))),
+                       "seconds": time.monotonic() - self.epoch_started, **values}
+                history.append(row)
+                score = values["val_subset_auc" if config.select_on == "subset_auc"
+                               else "val_auc"]
+                if np.isfinite(score) and score > best["score"] + 1e-4:
+                    best.update(epoch=epoch + 1, score=float(score))
+                    save_model(core, run_dir / "best.keras")
+                    self.wait = 0
+                else:
+                    self.wait += 1
             save_model(self.model, run_dir / "last.keras", include_optimizer=True)
             _write_json(state_path, {"epoch": epoch + 1, "history": history, "best": best,
                                      "wait": self.wait, "config": asdict(config),
@@ -738,6 +748,25 @@ class Calibration:
     temperature: float
     threshold: float
     validation: dict[str, Any]
+
+
+@contextlib.contextmanager
+def _averaged_weights(model):
+    """Within the block, ``model``'s trainable weights are its optimizer's moving average
+    (nothing changes without one); afterwards the raw weights training goes on from.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(optimizer, "use_ema", False):
+        yield
+        return
+    variables = model.trainable_variables
+    raw = [v.numpy() for v in variables]
+    optimizer.finalize_variable_values(variables)
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, raw, strict=True):
+            variable.assign(value)
 
 
 def calibrate(records: Sequence[Record], logits: np.ndarray, owner: np.ndarray, *,

@@ -25,6 +25,11 @@
   ``--spectrogram`` also a ViT of 24 epochs coloured alike, then the mean of the two coloured
   experts and the default's recipe on it (both experts coloured).
 
+* ``weight-average``: both experts (the waveform CNN and, with ``--spectrogram``, the 24-epoch
+  ViT) trained as usual but validated, and kept, as an exponential moving average of their
+  weights (TrainConfig.weight_average, momentum ``--momentum`` per step), then the default's
+  recipe on them, as for ``random-response``.
+
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
 docs/results.md's table; needs bench/robustness.py's models in runs/).
@@ -34,6 +39,7 @@ Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a
        .venv/bin/python bench/experiments.py domain-adversarial [--weight 0.3] [--loso b]
        .venv/bin/python bench/experiments.py subset-ranking [--weight 1] [--spectrogram] --loso
        .venv/bin/python bench/experiments.py random-response [--spread 6] [--spectrogram] --loso
+       .venv/bin/python bench/experiments.py weight-average [--momentum 0.998] [--spectrogram]
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -157,6 +163,12 @@ def random_response(args, records) -> None:
                          random_response_db=args.spread)
 
 
+def weight_average(args, records) -> None:
+    _waveform_experiment(args, records, f"weight-average-m{args.momentum:g}-s{args.seed}",
+                         {"weight_average": args.momentum} if args.spectrogram else None,
+                         weight_average=args.momentum)
+
+
 def _waveform_experiment(args, records, tag: str, spectrogram_settings: dict | None,
                          **settings) -> None:
     """In-domain: :func:`_recipe`; left out: the waveform CNN alone, trained with ``settings``."""
@@ -235,7 +247,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="experiment", required=True)
     for name in ("whiten", "branch-dropout", "domain-adversarial", "subset-ranking",
-                 "random-response"):
+                 "random-response", "weight-average"):
         p = sub.add_parser(name)
         p.add_argument("--seed", type=int, default=42)
         p.add_argument("--loso", nargs="*", default=["b", "a", "f"])
@@ -253,6 +265,11 @@ def main() -> int:
                            help="standard deviation in dB of the response's gains")
             p.add_argument("--spectrogram", action="store_true",
                            help="also train the spectrogram ViT with the random response")
+        elif name == "weight-average":
+            p.add_argument("--momentum", type=float, default=0.998,
+                           help="the moving average's momentum per training step")
+            p.add_argument("--spectrogram", action="store_true",
+                           help="also train the spectrogram ViT with the weight average")
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()
@@ -263,7 +280,8 @@ def main() -> int:
     {"whiten": whiten, "branch-dropout": branch_dropout,
      "domain-adversarial": domain_adversarial,
      "subset-ranking": subset_ranking,
-     "random-response": random_response}[args.experiment](args, records)
+     "random-response": random_response,
+     "weight-average": weight_average}[args.experiment](args, records)
     return 0
 
 

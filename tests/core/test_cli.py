@@ -115,11 +115,15 @@ def test_installed_entry_point_train_then_predict(tmp_path):
     assert "oneDNN" not in predicted.stderr  # TensorFlow's start-up chatter is kept quiet
 
 
-def test_train_refuses_an_impossible_random_response_before_it_starts(tmp_path, capsys,
-                                                                     physionet_dir):
+@pytest.mark.parametrize("option, value, reason", [
+    ("--random-response", "20", "between 0 and 12 dB"),
+    ("--weight-average", "0.5", "momentum must be at least 0.9"),
+])
+def test_train_refuses_an_impossible_setting_before_it_starts(tmp_path, capsys, physionet_dir,
+                                                              option, value, reason):
     out = tmp_path / "m.keras"
-    assert main(["train", str(physionet_dir), "--out", str(out), "--random-response", "20"]) == 2
-    assert "between 0 and 12 dB" in capsys.readouterr().err
+    assert main(["train", str(physionet_dir), "--out", str(out), option, value]) == 2
+    assert reason in capsys.readouterr().err
     assert not out.exists()
 
 

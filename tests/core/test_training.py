@@ -401,3 +401,31 @@ def test_the_xla_validation_pass_matches_the_plain_one_and_a_run_uses_it(
     assert result.metadata["training"]["xla"] is True and len(result.history) == 2
     assert compiled_calls and all(compiled_calls)
     assert 0.0 <= result.metadata["threshold"] <= 1.0
+
+
+def test_a_weight_average_is_what_is_validated_and_kept_while_training_goes_on_raw(tmp_path,
+                                                                                  samples):
+    from audiofuse_core.model_card import render_model_card
+    from audiofuse_core.models import load_model
+
+    result = train(_config(tmp_path, kind="waveform", epochs=1, weight_average=0.9), samples)
+    assert result.metadata["training"]["weight_average"] == 0.9
+    assert "moving average of the trained weights (momentum 0.9" in (
+        render_model_card(result.metadata))
+    kept = load_model(result.model_path)
+    last = load_model(result.run_dir / "last.keras", compile=True)  # raw weights, to go on from
+    averages = [a.numpy() for a in last.optimizer._model_variables_moving_average]
+    raw = [v.numpy() for v in last.trainable_variables]
+    kept_weights = [v.numpy() for v in kept.trainable_variables]
+    assert len(averages) == len(raw) == len(kept_weights)
+    for average, weight in zip(averages, kept_weights, strict=True):
+        np.testing.assert_allclose(weight, average, rtol=0, atol=1e-7)
+    assert any(not np.allclose(w, r) for w, r in zip(kept_weights, raw, strict=True))
+    # a resumed run carries the average on
+    state_path = result.run_dir / "state.json"
+    state_path.write_text(json.dumps({**json.loads(state_path.read_text()), "finished": False}))
+    again = train(_config(tmp_path, kind="waveform", epochs=2, weight_average=0.9, resume=True),
+                  samples)
+    assert [h["epoch"] for h in again.history] == [1, 2]
+    with pytest.raises(TrainingError, match="momentum must be at least 0.9"):
+        _config(tmp_path, weight_average=0.5).check()
