@@ -5,6 +5,9 @@ expert added (the default's recipe), on our validation split and on CirCor zero-
 
     .venv/bin/python bench/random_response.py [--seeds 42 43 44] [--spread 6] [--both]
 
+With ``--weight-average M``: the same table for both experts kept as a moving average of their
+weights (``bench/experiments.py weight-average --spectrogram``) against the same plain recipe.
+
 With ``--both``: both experts coloured (``bench/experiments.py random-response --spectrogram``):
 the coloured ViT alone, the mean of the two coloured experts and the default's recipe on it,
 against the same seed's plain recipe with the 24-epoch ViT (bench/results/vit-e24/, made by
@@ -44,8 +47,8 @@ def _row(validation: dict, circor: float) -> dict[str, float]:
     return row
 
 
-def _experiment(spread: float, seed: int, stage: str) -> dict[str, float] | None:
-    tag = f"random-response-d{spread:g}-s{seed}"
+def _experiment(prefix: str, seed: int, stage: str) -> dict[str, float] | None:
+    tag = f"{prefix}-s{seed}"
     validation = RESULTS / f"{tag}-{stage}-validation.json"
     circor = RESULTS / f"{tag}-circor-{stage}.json"
     if not (validation.is_file() and circor.is_file()):
@@ -90,10 +93,19 @@ def main() -> int:
     parser.add_argument("--spread", type=float, default=6.0)
     parser.add_argument("--both", action="store_true",
                         help="both experts coloured, against the plain 24-epoch-ViT recipe")
+    parser.add_argument("--weight-average", type=float, metavar="M",
+                        help="instead: both experts kept as a moving average of their weights "
+                             "(bench/experiments.py weight-average --spectrogram --momentum M)")
     args = parser.parse_args()
+    args.both = args.both or bool(args.weight_average)
     stages = BOTH if args.both else STAGES
+    if args.weight_average:
+        prefix, arm, what = (f"weight-average-m{args.weight_average:g}",
+                             f"average {args.weight_average:g}", "weights")
+    else:
+        prefix, arm, what = f"random-response-d{args.spread:g}", f"{args.spread:g} dB", "response"
 
-    print("| seed | model | response | " + " | ".join(COLUMNS) + " |")
+    print(f"| seed | model | {what} | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 3) + "|")
     differences: dict[str, list[dict[str, float]]] = {stage: [] for stage, _ in stages}
     for seed in args.seeds:
@@ -101,15 +113,18 @@ def main() -> int:
             if args.both:
                 plain = _plain_e24(stage, seed)
             else:
-                plain = _bundled(stage) if seed == 42 else _experiment(0, seed, stage)
-            coloured = _experiment(args.spread, seed, stage)
-            for name, row in ((f"{args.spread:g} dB", coloured), ("none", plain)):
+                plain = (_bundled(stage) if seed == 42
+                         else _experiment("random-response-d0", seed, stage))
+            coloured = _experiment(prefix, seed, stage)
+            for name, row in ((arm, coloured), ("none" if what == "response" else "raw", plain)):
                 if row is not None:
                     print(f"| {seed} | {label} | {name} | "
                           + " | ".join(f"{row[c]:.3f}" for c in COLUMNS) + " |")
             if plain is not None and coloured is not None:
                 differences[stage].append({c: coloured[c] - plain[c] for c in COLUMNS})
-    print("\nWith the response less without, mean over the seeds (and each seed's):\n")
+    versus = ("the response less without" if what == "response"
+              else "the averaged weights less the raw ones")
+    print(f"\nWith {versus}, mean over the seeds (and each seed's):\n")
     print("| model | seeds | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for stage, label in stages:
