@@ -569,7 +569,7 @@ def train(config: TrainConfig, records: Sequence[Record], *, progress: ProgressF
                 optimizer=keras.optimizers.AdamW(
                     learning_rate=config.learning_rate, weight_decay=config.weight_decay,
                     clipnorm=1.0, use_ema=bool(config.weight_average),
-                    ema_momentum=config.weight_average or 0.99),
+                    ema_momentum=config.weight_average),
                 loss=loss,
             )
     # the model proper; a DomainAdversarial wrapper only trains it

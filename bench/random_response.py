@@ -99,11 +99,14 @@ def main() -> int:
     args = parser.parse_args()
     args.both = args.both or bool(args.weight_average)
     stages = BOTH if args.both else STAGES
-    if args.weight_average:
-        prefix, arm, what = (f"weight-average-m{args.weight_average:g}",
-                             f"average {args.weight_average:g}", "weights")
+    if args.weight_average:  # the results' prefix, the column, the two arms, the difference
+        prefix, what, arm, base, versus = (
+            f"weight-average-m{args.weight_average:g}", "weights",
+            f"average {args.weight_average:g}", "raw", "the averaged weights less the raw ones")
     else:
-        prefix, arm, what = f"random-response-d{args.spread:g}", f"{args.spread:g} dB", "response"
+        prefix, what, arm, base, versus = (f"random-response-d{args.spread:g}", "response",
+                                           f"{args.spread:g} dB", "none",
+                                           "the response less without")
 
     print(f"| seed | model | {what} | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 3) + "|")
@@ -116,14 +119,12 @@ def main() -> int:
                 plain = (_bundled(stage) if seed == 42
                          else _experiment("random-response-d0", seed, stage))
             coloured = _experiment(prefix, seed, stage)
-            for name, row in ((arm, coloured), ("none" if what == "response" else "raw", plain)):
+            for name, row in ((arm, coloured), (base, plain)):
                 if row is not None:
                     print(f"| {seed} | {label} | {name} | "
                           + " | ".join(f"{row[c]:.3f}" for c in COLUMNS) + " |")
             if plain is not None and coloured is not None:
                 differences[stage].append({c: coloured[c] - plain[c] for c in COLUMNS})
-    versus = ("the response less without" if what == "response"
-              else "the averaged weights less the raw ones")
     print(f"\nWith {versus}, mean over the seeds (and each seed's):\n")
     print("| model | seeds | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
