@@ -28,7 +28,8 @@
 * ``weight-average``: both experts (the waveform CNN and, with ``--spectrogram``, the 24-epoch
   ViT) trained as usual but validated, and kept, as an exponential moving average of their
   weights (TrainConfig.weight_average, momentum ``--momentum`` per step), then the default's
-  recipe on them, as for ``random-response``.
+  recipe on them, as for ``random-response``; ``--vit-epochs N`` continues the averaged ViT
+  (whose validation curve was still rising at 24 epochs) to a budget of N, beside the same CNN.
 
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
@@ -40,6 +41,7 @@ Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a
        .venv/bin/python bench/experiments.py subset-ranking [--weight 1] [--spectrogram] --loso
        .venv/bin/python bench/experiments.py random-response [--spread 6] [--spectrogram] --loso
        .venv/bin/python bench/experiments.py weight-average [--momentum 0.998] [--spectrogram]
+                                                            [--vit-epochs 40] --loso
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -57,6 +59,7 @@ SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "bench" / "results"
 RUNS = REPO / "runs" / "experiments"
 BUNDLED = REPO / "resources" / "models"
+VIT_EPOCHS = 24  # the bundled recipe's budget for the spectrogram ViT
 
 
 def train_waveform(records, out: Path, preset: dict | str, seed: int, **settings) -> Path:
@@ -164,9 +167,43 @@ def random_response(args, records) -> None:
 
 
 def weight_average(args, records) -> None:
-    _waveform_experiment(args, records, f"weight-average-m{args.momentum:g}-s{args.seed}",
-                         {"weight_average": args.momentum} if args.spectrogram else None,
-                         weight_average=args.momentum)
+    base = f"weight-average-m{args.momentum:g}-s{args.seed}"
+    if args.vit_epochs == VIT_EPOCHS:
+        _waveform_experiment(args, records, base,
+                             {"weight_average": args.momentum} if args.spectrogram else None,
+                             weight_average=args.momentum)
+        return
+    # a longer budget for the averaged ViT only: the 24-epoch run goes on (on a copy) to
+    # --vit-epochs, which at a constant learning rate, with the optimizer's state and the
+    # epoch-seeded sampling carried on, is the longer run; the same seed's averaged CNN is kept
+    if not args.spectrogram:
+        raise SystemExit("--vit-epochs needs --spectrogram")
+    tag = f"weight-average-m{args.momentum:g}-v{args.vit_epochs}-s{args.seed}"
+    _continue_run(RUNS / f"spectrogram-{base}.run", RUNS / f"spectrogram-{tag}.run")
+    _measure(args, records, tag,
+             lambda kept: _recipe(args, kept, tag, {"weight_average": args.momentum},
+                                  waveform_tag=base, vit_epochs=args.vit_epochs,
+                                  weight_average=args.momentum),
+             lambda kept, letter: {})
+
+
+def _continue_run(finished: Path, copy: Path) -> None:
+    """A copy of a finished training run's folder, marked unfinished so that training resumes
+    it with a larger epoch budget (the finished run itself is left as it is).
+    """
+    import shutil
+
+    if copy.exists() or not (finished / "state.json").is_file():
+        return
+    state = json.loads((finished / "state.json").read_text())
+    if not state.get("finished"):
+        raise SystemExit(f"{finished} has not finished: run the 24-epoch experiment first")
+    part = copy.with_name(copy.name + ".part")  # renamed when whole: an interrupted copy is
+    shutil.rmtree(part, ignore_errors=True)      # never taken for the run
+    shutil.copytree(finished, part)
+    state["finished"] = False
+    (part / "state.json").write_text(json.dumps(state, indent=1))
+    part.rename(copy)
 
 
 def _waveform_experiment(args, records, tag: str, spectrogram_settings: dict | None,
@@ -180,24 +217,26 @@ def _waveform_experiment(args, records, tag: str, spectrogram_settings: dict | N
 
 
 def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
+            waveform_tag: str | None = None, vit_epochs: int = 24,
             **settings) -> dict[str, Path]:
     """The waveform CNN trained with ``settings``, then the default's recipe on it: its mean with
     the bundled spectrogram ViT (seed 42, the one ViT in the repository, whatever the CNN's
     seed: other seeds then compare CNNs on one ViT) and, with
     ``spectrogram_settings``, with a ViT of 24 epochs trained with those; each mean then with the
-    five-seed feature expert.
+    five-seed feature expert. ``waveform_tag``: the CNN of another experiment (the same seed's),
+    trained there if missing; ``vit_epochs``: the ViT's budget.
     """
     from audiofuse_core.ensemble import combine_experts
     from audiofuse_core.feature_expert import add_feature_expert
 
-    waveform = train_waveform(kept, RUNS / f"waveform-{tag}.keras", "default", args.seed,
-                              **settings)
+    waveform = train_waveform(kept, RUNS / f"waveform-{waveform_tag or tag}.keras", "default",
+                              args.seed, **settings)
     models = {"waveform": waveform}
     pairs = {"mean-bundled-vit": BUNDLED / "audiofuse-spectrogram.keras"}
     if spectrogram_settings is not None:
         models["spectrogram"] = pairs["mean"] = _train(
             kept, RUNS / f"spectrogram-{tag}.keras", args.seed, preset="default",
-            kind="spectrogram", epochs=24, patience=6, **spectrogram_settings)
+            kind="spectrogram", epochs=vit_epochs, patience=6, **spectrogram_settings)
     for kind, spectrogram in pairs.items():
         models[kind] = RUNS / f"{kind}-{tag}.keras"
         if not models[kind].is_file():
@@ -270,6 +309,9 @@ def main() -> int:
                            help="the moving average's momentum per training step")
             p.add_argument("--spectrogram", action="store_true",
                            help="also train the spectrogram ViT with the weight average")
+            p.add_argument("--vit-epochs", type=int, default=VIT_EPOCHS,
+                           help="the averaged ViT's budget; above 24 the 24-epoch run goes on "
+                                "(in-domain only)")
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()

@@ -6,15 +6,18 @@ expert added (the default's recipe), on our validation split and on CirCor zero-
     .venv/bin/python bench/random_response.py [--seeds 42 43 44] [--spread 6] [--both]
 
 With ``--weight-average M``: the same table for both experts kept as a moving average of their
-weights (``bench/experiments.py weight-average --spectrogram``) against the same plain recipe.
+weights (``bench/experiments.py weight-average --spectrogram``) against the same plain recipe;
+with ``--vit-epochs N`` too, the averaged ViT continued to a budget of N epochs
+(``bench/experiments.py weight-average --spectrogram --vit-epochs N``).
 
 With ``--both``: both experts coloured (``bench/experiments.py random-response --spectrogram``):
 the coloured ViT alone, the mean of the two coloured experts and the default's recipe on it,
 against the same seed's plain recipe with the 24-epoch ViT (bench/results/vit-e24/, made by
 bench/vit_budget.sh; for seed 42 the bundled models).
 
-Reads bench/results/random-response-d*-s*-*.json; prints Markdown (and the paired differences:
-with the response less without, per seed, then their mean).
+Reads bench/results/random-response-d*-s*-*.json; prints Markdown (the paired differences:
+with the response less without, per seed, then their mean; then each arm's mean and standard
+deviation over the seeds that have both).
 """
 
 from __future__ import annotations
@@ -96,13 +99,22 @@ def main() -> int:
     parser.add_argument("--weight-average", type=float, metavar="M",
                         help="instead: both experts kept as a moving average of their weights "
                              "(bench/experiments.py weight-average --spectrogram --momentum M)")
+    parser.add_argument("--vit-epochs", type=int, metavar="N",
+                        help="with --weight-average: the averaged ViT continued to N epochs")
     args = parser.parse_args()
+    if args.vit_epochs and not args.weight_average:
+        parser.error("--vit-epochs needs --weight-average")
     args.both = args.both or bool(args.weight_average)
     stages = BOTH if args.both else STAGES
     if args.weight_average:  # the results' prefix, the column, the two arms, the difference
         prefix, what, arm, base, versus = (
             f"weight-average-m{args.weight_average:g}", "weights",
             f"average {args.weight_average:g}", "raw", "the averaged weights less the raw ones")
+        if args.vit_epochs:
+            prefix += f"-v{args.vit_epochs}"
+            arm += f", ViT {args.vit_epochs} epochs"
+            versus = (f"the averaged weights and a {args.vit_epochs}-epoch ViT less the raw ones "
+                      "and 24 epochs")
     else:
         prefix, what, arm, base, versus = (f"random-response-d{args.spread:g}", "response",
                                            f"{args.spread:g} dB", "none",
@@ -111,6 +123,8 @@ def main() -> int:
     print(f"| seed | model | {what} | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 3) + "|")
     differences: dict[str, list[dict[str, float]]] = {stage: [] for stage, _ in stages}
+    pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
+        stage: [] for stage, _ in stages}
     for seed in args.seeds:
         for stage, label in stages:
             if args.both:
@@ -125,6 +139,7 @@ def main() -> int:
                           + " | ".join(f"{row[c]:.3f}" for c in COLUMNS) + " |")
             if plain is not None and coloured is not None:
                 differences[stage].append({c: coloured[c] - plain[c] for c in COLUMNS})
+                pairs[stage].append((coloured, plain))
     print(f"\nWith {versus}, mean over the seeds (and each seed's):\n")
     print("| model | seeds | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
@@ -135,6 +150,17 @@ def main() -> int:
         cells = [f"{statistics.mean(r[c] for r in rows):+.3f} ("
                  + ", ".join(f"{r[c]:+.3f}" for r in rows) + ")" for c in COLUMNS]
         print(f"| {label} | {len(rows)} | " + " | ".join(cells) + " |")
+    print("\nEach arm, mean ± standard deviation over the same seeds:\n")
+    print(f"| model | {what} | seeds | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 3) + "|")
+    for stage, label in stages:
+        for index, name in ((0, arm), (1, base)):
+            rows = [pair[index] for pair in pairs[stage]]
+            if len(rows) < 2:
+                continue
+            cells = [f"{statistics.mean(r[c] for r in rows):.3f} ± "
+                     f"{statistics.stdev(r[c] for r in rows):.3f}" for c in COLUMNS]
+            print(f"| {label} | {name} | {len(rows)} | " + " | ".join(cells) + " |")
     return 0
 
 
