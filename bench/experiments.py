@@ -222,17 +222,20 @@ def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
     """The waveform CNN trained with ``settings``, then the default's recipe on it: its mean with
     the bundled spectrogram ViT (seed 42, the one ViT in the repository, whatever the CNN's
     seed: other seeds then compare CNNs on one ViT) and, with
-    ``spectrogram_settings``, with a ViT of 24 epochs trained with those; each mean then with the
-    five-seed feature expert. ``waveform_tag``: the CNN of another experiment (the same seed's),
-    trained there if missing; ``vit_epochs``: the ViT's budget.
+    ``spectrogram_settings``, with a ViT of ``vit_epochs`` epochs trained with those; each mean
+    then with the five-seed feature expert. With ``waveform_tag`` the CNN is that experiment's
+    (the same seed's; trained there if missing) and only the new ViT's models are measured.
     """
     from audiofuse_core.ensemble import combine_experts
     from audiofuse_core.feature_expert import add_feature_expert
 
     waveform = train_waveform(kept, RUNS / f"waveform-{waveform_tag or tag}.keras", "default",
                               args.seed, **settings)
-    models = {"waveform": waveform}
-    pairs = {"mean-bundled-vit": BUNDLED / "audiofuse-spectrogram.keras"}
+    if waveform_tag is None:
+        models = {"waveform": waveform}
+        pairs = {"mean-bundled-vit": BUNDLED / "audiofuse-spectrogram.keras"}
+    else:  # the CNN and its mean with the bundled ViT are measured in their own experiment
+        models, pairs = {}, {}
     if spectrogram_settings is not None:
         models["spectrogram"] = pairs["mean"] = _train(
             kept, RUNS / f"spectrogram-{tag}.keras", args.seed, preset="default",
