@@ -29,7 +29,9 @@
   ViT) trained as usual but validated, and kept, as an exponential moving average of their
   weights (TrainConfig.weight_average, momentum ``--momentum`` per step), then the default's
   recipe on them, as for ``random-response``; ``--vit-epochs N`` continues the averaged ViT
-  (whose validation curve was still rising at 24 epochs) to a budget of N, beside the same CNN.
+  (whose validation curve was still rising at 24 epochs) to a budget of N, beside the same CNN;
+  ``--ensemble 42 43 44`` puts those seeds' averaged experts in one mean (each branch half the
+  weight), then the feature expert.
 
 In-domain: the usual validation split (figures from the model file's metadata). Leave one subset
 out: trained on the other five subsets, every recording of the left-out one scored (compare with
@@ -42,6 +44,8 @@ Usage: .venv/bin/python bench/experiments.py whiten [--smooth-hz 20] [--loso b a
        .venv/bin/python bench/experiments.py random-response [--spread 6] [--spectrogram] --loso
        .venv/bin/python bench/experiments.py weight-average [--momentum 0.998] [--spectrogram]
                                                             [--vit-epochs 40] --loso
+       .venv/bin/python bench/experiments.py weight-average --vit-epochs 40 --ensemble 42 43 44 \
+           --loso
 Models go to runs/experiments/ (not in git), results to bench/results/<experiment>-*.json.
 Resumable: rerun the same command.
 """
@@ -167,6 +171,9 @@ def random_response(args, records) -> None:
 
 
 def weight_average(args, records) -> None:
+    if args.ensemble:
+        weight_average_ensemble(args, records)
+        return
     base = f"weight-average-m{args.momentum:g}-s{args.seed}"
     if args.vit_epochs == VIT_EPOCHS:
         _waveform_experiment(args, records, base,
@@ -226,9 +233,6 @@ def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
     then with the five-seed feature expert. With ``waveform_tag`` the CNN is that experiment's
     (the same seed's; trained there if missing) and only the new ViT's models are measured.
     """
-    from audiofuse_core.ensemble import combine_experts
-    from audiofuse_core.feature_expert import add_feature_expert
-
     waveform = train_waveform(kept, RUNS / f"waveform-{waveform_tag or tag}.keras", "default",
                               args.seed, **settings)
     if waveform_tag is None:
@@ -241,16 +245,44 @@ def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
             kept, RUNS / f"spectrogram-{tag}.keras", args.seed, preset="default",
             kind="spectrogram", epochs=vit_epochs, patience=6, **spectrogram_settings)
     for kind, spectrogram in pairs.items():
-        models[kind] = RUNS / f"{kind}-{tag}.keras"
-        if not models[kind].is_file():
-            combine_experts([spectrogram, waveform], kept, models[kind],
-                            cache_dir=str(REPO / ".cache"))
-        default = RUNS / f"default-{kind}-{tag}.keras"
-        if not default.is_file():
-            add_feature_expert(models[kind], kept, default, seed=args.seed,
-                               cache_dir=str(REPO / ".cache" / "fx"))
-        models[f"default-{kind}"] = default
+        models.update(_default_recipe([spectrogram, waveform], kept, kind, tag, args.seed))
     return models
+
+
+def _default_recipe(experts: list[Path], kept, kind: str, tag: str,
+                    seed: int) -> dict[str, Path]:
+    """The experts' mean (``audiofuse combine``), then that mean with the five-seed feature
+    expert of ``seed`` (``audiofuse add-feature-expert``): the default's recipe.
+    """
+    from audiofuse_core.ensemble import combine_experts
+    from audiofuse_core.feature_expert import add_feature_expert
+
+    mean, default = RUNS / f"{kind}-{tag}.keras", RUNS / f"default-{kind}-{tag}.keras"
+    if not mean.is_file():
+        combine_experts(experts, kept, mean, cache_dir=str(REPO / ".cache"))
+    if not default.is_file():
+        add_feature_expert(mean, kept, default, seed=seed, cache_dir=str(REPO / ".cache" / "fx"))
+    return {kind: mean, f"default-{kind}": default}
+
+
+def weight_average_ensemble(args, records) -> None:
+    """The averaged experts of several seeds (the ViTs of ``--vit-epochs``) in one mean, each
+    branch holding half the weight, then the feature expert of ``--seed``: one ensemble.
+    """
+    vit = "" if args.vit_epochs == VIT_EPOCHS else f"-v{args.vit_epochs}"
+    experts = ([RUNS / f"spectrogram-weight-average-m{args.momentum:g}{vit}-s{s}.keras"
+                for s in args.ensemble]
+               + [RUNS / f"waveform-weight-average-m{args.momentum:g}-s{s}.keras"
+                  for s in args.ensemble])
+    missing = [str(p) for p in experts if not p.is_file()]
+    if missing:
+        raise SystemExit("run each seed's weight-average experiment first; missing: "
+                         + ", ".join(missing))
+    tag = (f"weight-average-m{args.momentum:g}{vit}-ensemble-"
+           + "-".join(str(s) for s in args.ensemble))
+    _measure(args, records, tag,
+             lambda kept: _default_recipe(experts, kept, "mean", tag, args.seed),
+             lambda kept, letter: {})
 
 
 def _measure(args, records, tag: str, in_domain, left_out) -> None:
@@ -315,6 +347,9 @@ def main() -> int:
             p.add_argument("--vit-epochs", type=int, default=VIT_EPOCHS,
                            help="the averaged ViT's budget; above 24 the 24-epoch run goes on "
                                 "(in-domain only)")
+            p.add_argument("--ensemble", type=int, nargs="+", metavar="SEED",
+                           help="instead: the averaged experts of these seeds in one mean, then "
+                                "the feature expert of --seed (in-domain only)")
         else:
             p.add_argument("--rate", type=float, default=0.5)
     args = parser.parse_args()
