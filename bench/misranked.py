@@ -10,8 +10,11 @@ how much louder systole is than diastole in each band of the heart cycle
 (:func:`audiofuse_core.cycle_features.cycle_features`, in dB; a systolic murmur raises it).
 
     .venv/bin/python bench/misranked.py s42 s43-rerun [--subset training-a] [--top 6]
+    .venv/bin/python bench/misranked.py MODEL.keras [MODEL.keras ...] --out FILE.json
 
-Writes bench/results/window-pooling/misranked-SUBSET.json; prints Markdown tables.
+A TAG ending in ``.keras`` is a model file, scored on its validation recordings of the subset.
+Writes bench/results/window-pooling/misranked-SUBSET.json (or ``--out``); prints Markdown
+tables.
 """
 
 from __future__ import annotations
@@ -30,13 +33,35 @@ OUT = REPO / "bench" / "results" / "window-pooling"
 DB = 10.0 / np.log(10.0)  # natural-log power ratio to dB
 
 
+def _model_scores(model: Path, subset: str):
+    """A model file's probability for each of its validation recordings of ``subset``, as
+    ``audiofuse evaluate`` gives it: names, labels (1: abnormal), probabilities.
+    """
+    from audiofuse_core.datasets import scan
+    from audiofuse_core.evaluation import evaluate
+    from audiofuse_core.modelfile import read_model_metadata
+
+    validation = set(read_model_metadata(model)["split"]["validation_records"])
+    records = [r for r in scan(SHARED / "physionet2016-dev").records
+               if r.subset == subset and r.name in validation]
+    scored = json.loads(evaluate(model, records).to_json())["recordings"]
+    return (np.array([Path(x["path"]).stem for x in scored]),
+            np.array([int(x["label"] == "abnormal") for x in scored]),
+            np.array([float(x["probability"]) for x in scored]))
+
+
 def misordered(tag: str, subset: str) -> dict[str, dict[str, float]]:
-    """Each recording of ``subset``: its label, mixed probability and misordered pairs."""
-    data = dict(np.load(OUT / f"{tag}.npz"))
-    weight = float(data["expert_weight"])
-    mask = data["subset"] == subset
-    names, labels = data["name"][mask], data["label"][mask]
-    probs = ((1 - weight) * data["network"] + weight * data["expert"])[mask]
+    """Each recording of ``subset``: its label, mixed probability and misordered pairs. ``tag``:
+    stored opinions (bench/window_pooling.py), or a model file (``.keras``) to score.
+    """
+    if tag.endswith(".keras"):
+        names, labels, probs = _model_scores(Path(tag), subset)
+    else:
+        data = dict(np.load(OUT / f"{tag}.npz"))
+        weight = float(data["expert_weight"])
+        mask = data["subset"] == subset
+        names, labels = data["name"][mask], data["label"][mask]
+        probs = ((1 - weight) * data["network"] + weight * data["expert"])[mask]
     out = {}
     for name, label, p in zip(names, labels, probs):
         other = probs[labels != label]
@@ -52,6 +77,8 @@ def main() -> int:
     parser.add_argument("tags", nargs="+")
     parser.add_argument("--subset", default="training-a")
     parser.add_argument("--top", type=int, default=6)
+    parser.add_argument("--out", type=Path, help="the JSON written (default: "
+                        "bench/results/window-pooling/misranked-SUBSET.json)")
     args = parser.parse_args()
 
     from audiofuse_core.audio import load_audio
@@ -64,7 +91,7 @@ def main() -> int:
     abnormal = [n for n, v in first.items() if v["label"] == 1]
     pairs = len(normals) * len(abnormal)
     print(f"{args.subset}: {len(normals)} normal, {len(abnormal)} abnormal, {pairs} pairs\n")
-    print("| normal recording | " + " | ".join(f"{t}: misordered (probability)"
+    print("| normal recording | " + " | ".join(f"{Path(t).stem}: misordered (probability)"
                                                for t in args.tags) + " |")
     print("|---|" + "---|" * len(args.tags))
     worst = sorted(normals, key=lambda n: -sum(per_tag[t][n]["misordered"] for t in args.tags))
@@ -82,7 +109,7 @@ def main() -> int:
     print(f"\nthe {args.top} most misordered normal recordings of every tag have "
           f"{len(common)} in common: {', '.join(common)}")
     for t, s in summary.items():
-        print(f"{t}: ROC-AUC {s['roc_auc']:.3f}; {s['by_the_common']:.0f} of its "
+        print(f"{Path(t).stem}: ROC-AUC {s['roc_auc']:.3f}; {s['by_the_common']:.0f} of its "
               f"{s['misordered']:.0f} misordered pairs are theirs")
 
     records = {r.name: r for r in scan(SHARED / "physionet2016-dev").records if r.name in first}
@@ -115,8 +142,9 @@ def main() -> int:
                               "n": len(chosen)}
         print(f"{title}: Spearman rho of the 200-400 Hz figure and {args.tags[0]}'s probability "
               f"{result.statistic:.2f} (p {result.pvalue:.2f}, n {len(chosen)})")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"misranked-{args.subset}.json").write_text(json.dumps({
+    out = args.out or OUT / f"misranked-{args.subset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
         "tags": args.tags, "subset": args.subset, "summary": summary, "common": common,
         "recordings": per_tag, "bands_hz": bands, "systole_minus_diastole_db": medians,
         "correlation_200_400hz": correlation,
