@@ -170,11 +170,17 @@ def random_response(args, records) -> None:
                          random_response_db=args.spread)
 
 
+def _weight_average_tag(args, member: str, vit_epochs: int = VIT_EPOCHS) -> str:
+    """The name of a weight-average run: ``member`` is ``sSEED`` or ``ensemble-SEEDS``."""
+    budget = "" if vit_epochs == VIT_EPOCHS else f"-v{vit_epochs}"
+    return f"weight-average-m{args.momentum:g}{budget}-{member}"
+
+
 def weight_average(args, records) -> None:
     if args.ensemble:
         weight_average_ensemble(args, records)
         return
-    base = f"weight-average-m{args.momentum:g}-s{args.seed}"
+    base = _weight_average_tag(args, f"s{args.seed}")
     if args.vit_epochs == VIT_EPOCHS:
         _waveform_experiment(args, records, base,
                              {"weight_average": args.momentum} if args.spectrogram else None,
@@ -185,7 +191,7 @@ def weight_average(args, records) -> None:
     # epoch-seeded sampling carried on, is the longer run; the same seed's averaged CNN is kept
     if not args.spectrogram:
         raise SystemExit("--vit-epochs needs --spectrogram")
-    tag = f"weight-average-m{args.momentum:g}-v{args.vit_epochs}-s{args.seed}"
+    tag = _weight_average_tag(args, f"s{args.seed}", args.vit_epochs)
     _continue_run(RUNS / f"spectrogram-{base}.run", RUNS / f"spectrogram-{tag}.run")
     _measure(args, records, tag,
              lambda kept: _recipe(args, kept, tag, {"weight_average": args.momentum},
@@ -224,7 +230,7 @@ def _waveform_experiment(args, records, tag: str, spectrogram_settings: dict | N
 
 
 def _recipe(args, kept, tag: str, spectrogram_settings: dict | None,
-            waveform_tag: str | None = None, vit_epochs: int = 24,
+            waveform_tag: str | None = None, vit_epochs: int = VIT_EPOCHS,
             **settings) -> dict[str, Path]:
     """The waveform CNN trained with ``settings``, then the default's recipe on it: its mean with
     the bundled spectrogram ViT (seed 42, the one ViT in the repository, whatever the CNN's
@@ -269,17 +275,16 @@ def weight_average_ensemble(args, records) -> None:
     """The averaged experts of several seeds (the ViTs of ``--vit-epochs``) in one mean, each
     branch holding half the weight, then the feature expert of ``--seed``: one ensemble.
     """
-    vit = "" if args.vit_epochs == VIT_EPOCHS else f"-v{args.vit_epochs}"
-    experts = ([RUNS / f"spectrogram-weight-average-m{args.momentum:g}{vit}-s{s}.keras"
+    experts = ([RUNS / f"spectrogram-{_weight_average_tag(args, f's{s}', args.vit_epochs)}.keras"
                 for s in args.ensemble]
-               + [RUNS / f"waveform-weight-average-m{args.momentum:g}-s{s}.keras"
+               + [RUNS / f"waveform-{_weight_average_tag(args, f's{s}')}.keras"
                   for s in args.ensemble])
     missing = [str(p) for p in experts if not p.is_file()]
     if missing:
         raise SystemExit("run each seed's weight-average experiment first; missing: "
                          + ", ".join(missing))
-    tag = (f"weight-average-m{args.momentum:g}{vit}-ensemble-"
-           + "-".join(str(s) for s in args.ensemble))
+    seeds = "-".join(str(s) for s in args.ensemble)
+    tag = _weight_average_tag(args, f"ensemble-{seeds}", args.vit_epochs)
     _measure(args, records, tag,
              lambda kept: _default_recipe(experts, kept, "mean", tag, args.seed),
              lambda kept, letter: {})

@@ -33,29 +33,27 @@ OUT = REPO / "bench" / "results" / "window-pooling"
 DB = 10.0 / np.log(10.0)  # natural-log power ratio to dB
 
 
-def _model_scores(model: Path, subset: str):
-    """A model file's probability for each of its validation recordings of ``subset``, as
-    ``audiofuse evaluate`` gives it: names, labels (1: abnormal), probabilities.
+def _model_scores(model: Path, subset: str, records):
+    """A model file's probability for each of its validation recordings of ``subset`` among
+    ``records``, as ``audiofuse evaluate`` gives it: names, labels (1: abnormal), probabilities.
     """
-    from audiofuse_core.datasets import scan
     from audiofuse_core.evaluation import evaluate
     from audiofuse_core.modelfile import read_model_metadata
 
     validation = set(read_model_metadata(model)["split"]["validation_records"])
-    records = [r for r in scan(SHARED / "physionet2016-dev").records
-               if r.subset == subset and r.name in validation]
-    scored = json.loads(evaluate(model, records).to_json())["recordings"]
-    return (np.array([Path(x["path"]).stem for x in scored]),
-            np.array([int(x["label"] == "abnormal") for x in scored]),
-            np.array([float(x["probability"]) for x in scored]))
+    report = evaluate(model, [r for r in records if r.subset == subset and r.name in validation])
+    scored = [r for r in report.results if r.error is None]
+    return (np.array([r.record.name for r in scored]), np.array([r.record.label for r in scored]),
+            np.array([r.probability for r in scored], dtype=np.float64))
 
 
-def misordered(tag: str, subset: str) -> dict[str, dict[str, float]]:
+def misordered(tag: str, subset: str, records) -> dict[str, dict[str, float]]:
     """Each recording of ``subset``: its label, mixed probability and misordered pairs. ``tag``:
-    stored opinions (bench/window_pooling.py), or a model file (``.keras``) to score.
+    stored opinions (bench/window_pooling.py), or a model file (``.keras``) to score on
+    ``records``.
     """
     if tag.endswith(".keras"):
-        names, labels, probs = _model_scores(Path(tag), subset)
+        names, labels, probs = _model_scores(Path(tag), subset, records)
     else:
         data = dict(np.load(OUT / f"{tag}.npz"))
         weight = float(data["expert_weight"])
@@ -85,7 +83,8 @@ def main() -> int:
     from audiofuse_core.cycle_features import BANDS_HZ, cycle_feature_names, cycle_features
     from audiofuse_core.datasets import scan
 
-    per_tag = {tag: misordered(tag, args.subset) for tag in args.tags}
+    dataset = scan(SHARED / "physionet2016-dev").records
+    per_tag = {tag: misordered(tag, args.subset, dataset) for tag in args.tags}
     first = per_tag[args.tags[0]]
     normals = [n for n, v in first.items() if v["label"] == 0]
     abnormal = [n for n, v in first.items() if v["label"] == 1]
@@ -112,7 +111,7 @@ def main() -> int:
         print(f"{Path(t).stem}: ROC-AUC {s['roc_auc']:.3f}; {s['by_the_common']:.0f} of its "
               f"{s['misordered']:.0f} misordered pairs are theirs")
 
-    records = {r.name: r for r in scan(SHARED / "physionet2016-dev").records if r.name in first}
+    records = {r.name: r for r in dataset if r.name in first}
     names = cycle_feature_names()
     columns = [i for i, n in enumerate(names) if n.startswith("systole-diastole ")]
     figures = {}

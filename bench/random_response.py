@@ -122,9 +122,8 @@ def main() -> int:
 
     print(f"| seed | model | {what} | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 3) + "|")
-    differences: dict[str, list[dict[str, float]]] = {stage: [] for stage, _ in stages}
     pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
-        stage: [] for stage, _ in stages}
+        stage: [] for stage, _ in stages}  # (with, without) per seed that has both
     for seed in args.seeds:
         for stage, label in stages:
             if args.both:
@@ -138,13 +137,12 @@ def main() -> int:
                     print(f"| {seed} | {label} | {name} | "
                           + " | ".join(f"{row[c]:.3f}" for c in COLUMNS) + " |")
             if plain is not None and coloured is not None:
-                differences[stage].append({c: coloured[c] - plain[c] for c in COLUMNS})
                 pairs[stage].append((coloured, plain))
     print(f"\nWith {versus}, mean over the seeds (and each seed's):\n")
     print("| model | seeds | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for stage, label in stages:
-        rows = differences[stage]
+        rows = [{c: with_[c] - without[c] for c in COLUMNS} for with_, without in pairs[stage]]
         if not rows:
             continue
         cells = [f"{statistics.mean(r[c] for r in rows):+.3f} ("
